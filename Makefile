@@ -1,0 +1,100 @@
+# tracegate.bluegreen: every target installs what it needs and is safe to run twice.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+# ansible-core 2.21 needs Python >= 3.12; the machine's default python3 is older.
+PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python3) $(shell command -v python3.12 2>/dev/null))
+VENV := $(ROOT)/.venv
+VENV_STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt 2>/dev/null | sha256sum | cut -c1-12)
+APT_STAMP := $(ROOT)/.cache/apt-host.stamp
+APT_PACKAGES := podman runc debootstrap wrk rsync
+COLLECTIONS := $(ROOT)/.collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen
+
+export PATH := $(VENV)/bin:$(PATH)
+export CONTAINERS_CONF := $(ROOT)/tests/lab/podman/containers.conf
+# Our collection through a link to this checkout; the dependency collections come from the
+# `ansible` bundle in the venv's site-packages, which ansible-core scans as well.
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+
+.PHONY: help demo test bench lint sanity units integration molecule lab-up lab-down \
+        venv host-packages collection artifact lab-image clean
+
+help:
+	@echo "make demo      bring the lab up and show traffic through both load balancers"
+	@echo "make test      everything CI checks (lint, sanity, molecule, unit and integration tests)"
+	@echo "make bench     run the benchmarks"
+	@echo "other targets: lint sanity units integration molecule lab-up lab-down clean"
+
+# --- installation ---------------------------------------------------------------------------
+
+$(VENV_STAMP): requirements/dev.txt
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: set PYTHON312=/path/to/python3.12"; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON312) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements/dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(VENV_STAMP)
+
+$(APT_STAMP):
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing host packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	mkdir -p $(dir $@) && touch $@
+
+host-packages: $(APT_STAMP)
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(ROOT) $@
+
+collection: venv $(COLLECTION_LINK)
+
+lab-image: host-packages
+	tests/lab/image.sh
+
+# --- the lab and the demo -------------------------------------------------------------------
+
+lab-up: collection lab-image
+	tests/lab/lab.sh up
+
+lab-down: host-packages
+	tests/lab/lab.sh down
+
+demo: lab-up
+	tests/lab/demo.sh
+
+# --- checks ---------------------------------------------------------------------------------
+
+lint: collection
+	ansible-lint --profile production
+
+sanity: collection
+	tests/sanity/run.sh
+
+molecule: collection lab-image
+	cd extensions && molecule test --all
+
+units: collection
+	pytest tests/unit
+
+integration: collection
+	pytest tests/integration
+
+# pytest runs last so that its summary line closes the output.
+test: lint sanity molecule
+	pytest tests/unit tests/integration
+
+bench: collection
+	benchmarks/run.sh
+
+
+clean: lab-down
+	rm -rf $(VENV) $(COLLECTIONS) .build .cache .lab

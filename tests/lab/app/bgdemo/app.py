@@ -1,0 +1,140 @@
+"""The demo app's WSGI application, served by gunicorn on the lab hosts.
+
+Routes:
+  GET /api/quote  business route; calls the downstream dependency (BG_DEPENDENCY_URL)
+  GET /stock      the dependency the lab points BG_DEPENDENCY_URL at
+  GET /healthz    200 while the process serves
+  GET /version    JSON with service, version and color
+  GET /metrics    Prometheus RED metrics labelled by color and version
+Every response carries X-App-Color and X-App-Version; traced responses carry X-Trace-Id.
+"""
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from .settings import Settings
+from .telemetry import setup_tracing
+
+STATUS_TEXT = {200: "200 OK", 404: "404 Not Found", 500: "500 Internal Server Error", 502: "502 Bad Gateway"}
+
+
+class DemoApp:
+    def __init__(self, settings, tracer, dependency_timeout=2.0):
+        self.settings = settings
+        self.tracer = tracer
+        self.dependency_timeout = dependency_timeout
+        self.registry = CollectorRegistry()
+        labels = ["route", "method", "code", "color", "version"]
+        self.requests = Counter("bgdemo_requests", "Requests served", labels, registry=self.registry)
+        self.duration = Histogram(
+            "bgdemo_request_duration_seconds", "Request duration", labels, registry=self.registry
+        )
+        self.routes = {
+            "/api/quote": self.quote,
+            "/stock": self.stock,
+            "/healthz": self.healthz,
+            "/version": self.version,
+            "/metrics": self.metrics,
+        }
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        path = environ.get("PATH_INFO", "/")
+        method = environ.get("REQUEST_METHOD", "GET")
+        handler = self.routes.get(path)
+        route = path if handler else "unmatched"
+        parent = propagate.extract({k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")})
+        with self.tracer.start_as_current_span(
+            f"{method} {route}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path, "http.route": route},
+        ) as span:
+            if handler is None:
+                code, body, ctype = 404, b"not found\n", "text/plain"
+            else:
+                code, body, ctype = handler(environ, span)
+            span.set_attribute("http.response.status_code", code)
+            if code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            trace_id = span.get_span_context().trace_id if span.is_recording() else 0
+        headers = [
+            ("Content-Type", ctype),
+            ("Content-Length", str(len(body))),
+            ("X-App-Color", self.settings.color),
+            ("X-App-Version", self.settings.version),
+        ]
+        if trace_id:
+            headers.append(("X-Trace-Id", f"{trace_id:032x}"))
+        start_response(STATUS_TEXT.get(code, f"{code} Unknown"), headers)
+        if path != "/metrics":
+            labels = (route, method, str(code), self.settings.color, self.settings.version)
+            self.requests.labels(*labels).inc()
+            self.duration.labels(*labels).observe(time.perf_counter() - started)
+        return [body]
+
+    def _json(self, code, payload):
+        return code, (json.dumps(payload, sort_keys=True) + "\n").encode(), "application/json"
+
+    def quote(self, environ, span):
+        if self.settings.added_latency_ms:
+            time.sleep(self.settings.added_latency_ms / 1000.0)
+        dependency = self.call_dependency() if self.settings.dependency_url else "not configured"
+        if random.random() < self.settings.error_rate:
+            return self._json(500, {"error": "injected fault", "color": self.settings.color})
+        if dependency not in ("ok", "not configured"):
+            return self._json(502, {"error": f"dependency: {dependency}", "color": self.settings.color})
+        return self._json(
+            200,
+            {
+                "quote": "The map is not the territory.",
+                "color": self.settings.color,
+                "version": self.settings.version,
+                "dependency": dependency,
+            },
+        )
+
+    def call_dependency(self):
+        url = self.settings.dependency_url
+        with self.tracer.start_as_current_span(
+            "GET stock", kind=SpanKind.CLIENT, attributes={"http.request.method": "GET", "url.full": url, "peer.service": "stock"}
+        ) as span:
+            headers = {}
+            propagate.inject(headers)
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=self.dependency_timeout) as response:
+                    span.set_attribute("http.response.status_code", response.status)
+                    return "ok"
+            except urllib.error.HTTPError as exc:
+                span.set_attribute("http.response.status_code", exc.code)
+                span.set_status(Status(StatusCode.ERROR))
+                return f"HTTP {exc.code}"
+            except (urllib.error.URLError, OSError) as exc:
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                return f"unreachable ({exc})"
+
+    def stock(self, environ, span):
+        return self._json(200, {"in_stock": True})
+
+    def healthz(self, environ, span):
+        return 200, b"ok\n", "text/plain"
+
+    def version(self, environ, span):
+        s = self.settings
+        return self._json(200, {"service": s.service_name, "version": s.version, "color": s.color, "environment": s.environment})
+
+    def metrics(self, environ, span):
+        return 200, generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def create_app(environ=None):
+    environ = os.environ if environ is None else environ
+    settings = Settings.from_environ(environ)
+    return DemoApp(settings, setup_tracing(settings, environ))

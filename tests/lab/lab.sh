@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The embedded lab: systemd containers for two blue and two green app hosts and the two load
+# balancers, on one podman network. `up` creates and provisions them; `down` removes exactly
+# what `up` created (the base image stays, it is a per-machine cache).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+: "${CONTAINERS_CONF:?export CONTAINERS_CONF (the Makefile does)}"
+IMAGE="${LAB_IMAGE:-localhost/bg-debian:12}"
+NETWORK="bglab"
+STATE="$ROOT/.lab"
+CACHE="$ROOT/.cache"
+RELEASE_VERSION="${LAB_RELEASE:-1.0.0}"
+APP_HOSTS=(blue-1 blue-2 green-1 green-2)
+LB_HOSTS=(lb-haproxy lb-nginx)
+HAPROXY_PORT="${LAB_HAPROXY_PORT:-18080}"
+NGINX_PORT="${LAB_NGINX_PORT:-18081}"
+
+remove_hosts() {
+  for name in "${APP_HOSTS[@]}" "${LB_HOSTS[@]}"; do
+    podman rm --force --ignore --time 5 "$name" >/dev/null
+  done
+}
+
+start_host() {
+  local name="$1"; shift
+  mkdir -p "$CACHE/apt/$name"
+  # SYS_ADMIN lets systemd set up the mount namespaces that unit sandboxing (ours and the
+  # distribution's, e.g. haproxy.service's BindReadOnlyPaths) needs, as on a real host.
+  podman run --detach --name "$name" --hostname "$name" --network "$NETWORK" \
+    --systemd=always --cap-add SYS_ADMIN --volume "$CACHE/apt/$name:/var/cache/apt/archives:Z" \
+    "$@" "$IMAGE" /sbin/init >/dev/null
+}
+
+wait_running() {
+  local deadline=$((SECONDS + 90)) name state
+  for name in "$@"; do
+    while :; do
+      state="$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)"
+      case "$state" in running|degraded) break ;; esac
+      if ((SECONDS > deadline)); then echo "lab: $name did not finish booting (state: ${state:-none})" >&2; exit 1; fi
+      sleep 0.5
+    done
+  done
+}
+
+write_inventory() {
+  local release_json="$1"
+  mkdir -p "$STATE"
+  python3 - "$release_json" "$STATE/inventory.yml" "$HAPROXY_PORT" "$NGINX_PORT" <<'PY'
+import json, sys
+release, out, haproxy_port, nginx_port = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+text = f"""# Written by tests/lab/lab.sh up: the embedded lab's inventory.
+all:
+  vars:
+    ansible_connection: containers.podman.podman
+    ansible_python_interpreter: /usr/bin/python3
+    bluegreen_environment: lab
+    bluegreen_release:
+      version: "{release['version']}"
+      artifact: "{release['path']}"
+      sha256: "{release['sha256']}"
+  children:
+    bluegreen_blue:
+      hosts:
+        blue-1:
+        blue-2:
+    bluegreen_green:
+      hosts:
+        green-1:
+        green-2:
+    bluegreen_lb:
+      hosts:
+        lb-haproxy:
+          lb_kind: haproxy
+          bluegreen_lb_url: "http://127.0.0.1:{haproxy_port}"
+        lb-nginx:
+          lb_kind: nginx
+          bluegreen_lb_url: "http://127.0.0.1:{nginx_port}"
+"""
+with open(out, "w", encoding="utf-8") as f:
+    f.write(text)
+PY
+}
+
+up() {
+  "$HERE/image.sh"
+  remove_hosts
+  podman network exists "$NETWORK" || podman network create "$NETWORK" >/dev/null
+  for name in "${APP_HOSTS[@]}"; do start_host "$name"; done
+  start_host lb-haproxy --publish "127.0.0.1:$HAPROXY_PORT:80/tcp"
+  start_host lb-nginx --publish "127.0.0.1:$NGINX_PORT:80/tcp"
+  wait_running "${APP_HOSTS[@]}" "${LB_HOSTS[@]}"
+  release_json="$(python3 "$HERE/app/build_artifact.py" --version "$RELEASE_VERSION" \
+    --out "$CACHE/artifacts" --wheel-cache "$CACHE/wheels" | tail -n 1)"
+  write_inventory "$release_json"
+  echo "lab: hosts up, inventory in $STATE/inventory.yml; provisioning"
+  ansible-playbook -i "$STATE/inventory.yml" "$ROOT/playbooks/provision.yml"
+}
+
+down() {
+  remove_hosts
+  podman network exists "$NETWORK" && podman network rm "$NETWORK" >/dev/null
+  rm -rf "$STATE"
+  echo "lab: removed"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
