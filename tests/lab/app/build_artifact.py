@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Builds the demo app's release artifact: bgdemo-<version>.tar.gz and its .sha256.
 
 The artifact holds the app source, a VERSION file and every wheel it needs for the lab

@@ -6,16 +6,17 @@ Routes:
   GET /healthz    200 while the process serves
   GET /version    JSON with service, version and color
   GET /metrics    Prometheus RED metrics labelled by color and version
-Every response carries X-App-Color and X-App-Version; traced responses carry X-Trace-Id.
+Every response carries X-App-Color, X-App-Version and X-App-Host; traced responses carry X-Trace-Id.
 """
 import json
 import os
 import random
+import socket
 import time
 import urllib.error
 import urllib.request
 
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -30,6 +31,7 @@ class DemoApp:
         self.settings = settings
         self.tracer = tracer
         self.dependency_timeout = dependency_timeout
+        self.hostname = socket.gethostname()
         self.registry = CollectorRegistry()
         labels = ["route", "method", "code", "color", "version"]
         self.requests = Counter("bgdemo_requests", "Requests served", labels, registry=self.registry)
@@ -70,6 +72,7 @@ class DemoApp:
             ("Content-Length", str(len(body))),
             ("X-App-Color", self.settings.color),
             ("X-App-Version", self.settings.version),
+            ("X-App-Host", self.hostname),
         ]
         if trace_id:
             headers.append(("X-Trace-Id", f"{trace_id:032x}"))

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# ansible-test sanity on a copy of the collection under ansible_collections/tracegate/bluegreen.
+# ansible-test bootstraps pip in each of its venvs with a script it downloads from a host this
+# machine cannot reach; an offline stand-in (get_pip_offline.py) is put in its cache first.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+COPY="$ROOT/.build/ansible_collections/tracegate/bluegreen"
+
+pip_version="$(python3 - <<'PY'
+import re, ansible_test, pathlib
+source = pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+print(re.search(r"pip='([0-9.]+)'", source.read_text()).group(1))
+PY
+)"
+cache="$HOME/.ansible/test/cache"
+mkdir -p "$cache"
+cp "$ROOT/tests/sanity/get_pip_offline.py" "$cache/get_pip_${pip_version//./_}.py"
+
+rm -rf "$COPY"
+mkdir -p "$COPY"
+# The tracked files plus new ones git does not ignore: exactly what a commit would hold.
+(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard) \
+  | (cd "$ROOT" && rsync -a --from0 --files-from=- ./ "$COPY/")
+cd "$COPY"
+git init -q && git add -A
+ansible-test sanity --python 3.12 --color no "$@"
