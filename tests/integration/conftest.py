@@ -1,0 +1,100 @@
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import build_artifact
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def unpacked_release(tmp_path_factory):
+    """The demo app as shipped: a real artifact (source only, no wheels) unpacked like app_env does."""
+    root = tmp_path_factory.mktemp("release")
+    empty_wheels = root / "wheels"
+    empty_wheels.mkdir()
+    artifact = root / "bgdemo.tar.gz"
+    artifact.write_bytes(build_artifact.artifact_bytes("9.8.7", empty_wheels))
+    with tarfile.open(artifact) as tar:
+        tar.extractall(root, filter="data")
+    return root / "bgdemo-9.8.7"
+
+
+class RunningApp:
+    def __init__(self, release_dir, env, log):
+        self.log = log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # "{url}" in a setting stands for the app's own address (the lab's dependency is /stock).
+        env = {k: v.replace("{url}", self.url) for k, v in env.items()}
+        self.process = subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
+             "--worker-class", "gthread", "--chdir", str(release_dir), "bgdemo.wsgi:application"],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            # A file, not a pipe: a pipe nobody reads would block a chatty app.
+            stderr=self.log,
+        )
+        wait_until(self._healthy, 20, f"the demo app on port {self.port}")
+
+    def _healthy(self):
+        if self.process.poll() is not None:
+            self.log.seek(0)
+            raise AssertionError(f"the demo app exited: {self.log.read().decode()[-2000:]}")
+        try:
+            return self.get("/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def get(self, path, headers=None):
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def start_app(unpacked_release, tmp_path):
+    running = []
+
+    def start(**env):
+        base = {"BG_COLOR": "green", "BG_ENVIRONMENT": "ci", "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        log = open(tmp_path / f"app-{len(running)}.log", "w+b")  # pylint: disable=consider-using-with
+        app = RunningApp(unpacked_release, {**base, **{k: str(v) for k, v in env.items()}}, log)
+        running.append(app)
+        return app
+
+    yield start
+    for app in running:
+        app.stop()
+        app.log.close()
