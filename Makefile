@@ -9,7 +9,7 @@ PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python3) $(
 VENV := $(ROOT)/.venv
 VENV_STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt 2>/dev/null | sha256sum | cut -c1-12)
 APT_STAMP := $(ROOT)/.cache/apt-host.stamp
-APT_PACKAGES := podman runc debootstrap wrk rsync
+APT_PACKAGES := podman runc debootstrap wrk rsync shellcheck
 COLLECTIONS := $(ROOT)/.collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen
 

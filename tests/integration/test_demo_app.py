@@ -27,7 +27,7 @@ def test_every_response_names_color_and_version(start_app):
     assert status == 200
     assert (headers["X-App-Color"], headers["X-App-Version"]) == ("green", "9.8.7")
     assert json.loads(body) == {"service": "bgdemo", "version": "9.8.7", "color": "green", "environment": "ci"}
-    status, headers, _ = app.get("/nowhere")
+    status, headers, unused_body = app.get("/nowhere")
     assert status == 404 and headers["X-App-Color"] == "green"
 
 
@@ -56,7 +56,7 @@ def test_trace_is_continued_and_exported_with_color_and_version(start_app, sink)
 def test_error_rate_knob_fails_requests_and_marks_spans(start_app, sink):
     app = start_app(OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, BG_ERROR_RATE="1")
     trace_id, headers = traceparent()
-    status, _, body = app.get("/api/quote", headers)
+    status, unused_headers, body = app.get("/api/quote", headers)
     assert status == 500 and json.loads(body)["error"] == "injected fault"
     (span,) = wait_until(lambda: sink.spans_of(trace_id), 10, "the failed request's span")
     assert span["status"] == STATUS_ERROR
@@ -65,14 +65,14 @@ def test_error_rate_knob_fails_requests_and_marks_spans(start_app, sink):
 
 def test_unreachable_dependency_is_a_502(start_app):
     app = start_app(BG_DEPENDENCY_URL="http://127.0.0.1:9/stock")
-    status, _, body = app.get("/api/quote")
+    status, unused_headers, body = app.get("/api/quote")
     assert status == 502 and "dependency" in json.loads(body)["error"]
 
 
 def test_tracing_off_exports_nothing_and_ignores_traceparent(start_app, sink):
     app = start_app(OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, BG_TRACING="off")
     trace_id, headers = traceparent()
-    status, response_headers, _ = app.get("/api/quote", headers)
+    status, response_headers, unused_body = app.get("/api/quote", headers)
     assert status == 200 and "X-Trace-Id" not in response_headers
     # A traced app started alongside proves the sink receives; the untraced one sent nothing.
     traced = start_app(OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint)
@@ -86,6 +86,6 @@ def test_tracing_off_exports_nothing_and_ignores_traceparent(start_app, sink):
 def test_red_metrics_by_color_and_version(start_app):
     app = start_app()
     app.get("/api/quote")
-    status, _, body = app.get("/metrics")
+    status, unused_headers, body = app.get("/metrics")
     assert status == 200
     assert 'bgdemo_requests_total{code="200",color="green",method="GET",route="/api/quote",version="9.8.7"} 1.0' in body.decode()
