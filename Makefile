@@ -8,8 +8,8 @@ ROOT := $(CURDIR)
 PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python3) $(shell command -v python3.12 2>/dev/null))
 VENV := $(ROOT)/.venv
 VENV_STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt 2>/dev/null | sha256sum | cut -c1-12)
-APT_STAMP := $(ROOT)/.cache/apt-host.stamp
-APT_PACKAGES := podman runc debootstrap wrk rsync shellcheck
+APT_PACKAGES := podman runc debootstrap wrk rsync shellcheck haproxy nginx socat
+APT_STAMP := $(ROOT)/.cache/apt-host-$(shell echo $(APT_PACKAGES) | sha256sum | cut -c1-12).stamp
 COLLECTIONS := $(ROOT)/.collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen
 
@@ -47,6 +47,8 @@ $(APT_STAMP):
 	  echo "installing host packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# The tests run their own HAProxy and NGINX on loopback ports; the packages' services are not needed.
+	-@for service in haproxy nginx; do service $$service stop >/dev/null 2>&1; done
 	mkdir -p $(dir $@) && touch $@
 
 host-packages: $(APT_STAMP)
@@ -85,11 +87,11 @@ molecule: collection lab-image
 units: collection
 	pytest tests/unit
 
-integration: collection
+integration: collection host-packages
 	pytest tests/integration
 
 # pytest runs last so that its summary line closes the output.
-test: lint sanity molecule
+test: lint sanity molecule host-packages
 	pytest tests/unit tests/integration
 
 bench: collection

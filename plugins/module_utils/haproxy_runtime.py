@@ -1,0 +1,470 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""HAProxy Runtime API client and the weight/state switch built on it.
+
+Plain Python (standard library only): it runs on the load-balancer host inside the
+haproxy_backend module and is unit-tested without Ansible.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import socket
+import tempfile
+import time
+
+COLORS = ("blue", "green")
+ADMIN_STATES = ("ready", "drain", "maint")
+MAX_WEIGHT = 256
+# Characters HAProxy accepts in proxy and server names (cfgparse invalid_char()).
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+# srv_admin_state flags of `show servers state` (include/haproxy/server-t.h).
+ADMF_FMAINT = 0x01
+ADMF_MAINT = 0x23  # forced, inherited or resolution maintenance
+ADMF_FDRAIN = 0x08
+ADMF_DRAIN = 0x18
+# srv_op_state values.
+OP_STATES = {0: "stopped", 1: "starting", 2: "running", 3: "stopping"}
+PASSING_CHECKS = ("L4OK", "L6OK", "L7OK", "L7OKC")
+PROMPT = b"\n> "
+
+
+class RuntimeApiError(Exception):
+    """Anything the Runtime API refused or could not answer; the message names the object."""
+
+
+def check_name(kind, name):
+    """Refuses names HAProxy cannot hold, before anything is sent: a name with `;`, a space or
+    a newline would otherwise smuggle a second command into the socket."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise RuntimeApiError(
+            f"invalid {kind} name {name!r}: HAProxy names hold only letters, digits and _ . : -"
+        )
+    return name
+
+
+def server_color(server_name):
+    """Our roles name servers `<color>_<host>`; anything else has no color."""
+    prefix = server_name.split("_", 1)[0]
+    return prefix if prefix in COLORS and "_" in server_name else None
+
+
+def parse_servers_state(text):
+    """Parses `show servers state` (format version 1) by column name into
+    {(backend, server): {column: value}}."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise RuntimeApiError("empty answer to 'show servers state'")
+    if lines[0].strip() != "1":
+        raise RuntimeApiError(f"unsupported servers state format {lines[0].strip()!r} (expected 1)")
+    if len(lines) < 2 or not lines[1].startswith("# "):
+        raise RuntimeApiError("'show servers state' answer has no column header")
+    columns = lines[1][2:].split()
+    servers = {}
+    for line in lines[2:]:
+        values = line.split()
+        if len(values) < len(columns):
+            # Older formats omit trailing columns; the ones we read are all early.
+            values += [""] * (len(columns) - len(values))
+        row = dict(zip(columns, values))
+        servers[(row["be_name"], row["srv_name"])] = row
+    return servers
+
+
+def parse_show_stat(text):
+    """Parses `show stat` CSV by column name into {(pxname, svname): {column: value}}."""
+    text = text.strip()
+    if not text.startswith("# "):
+        raise RuntimeApiError("'show stat' answer has no CSV header")
+    reader = csv.DictReader(io.StringIO(text[2:]))
+    return {(row["pxname"], row["svname"]): row for row in reader if row.get("svname")}
+
+
+def admin_state(flags):
+    flags = int(flags)
+    if flags & ADMF_MAINT:
+        return "maint"
+    if flags & ADMF_DRAIN:
+        return "drain"
+    return "ready"
+
+
+class ServerState:
+    """The part of a server's runtime state this module manages and reports."""
+
+    __slots__ = ("backend", "server", "weight", "state", "operational")
+
+    def __init__(self, backend, server, weight, state, operational="running"):
+        self.backend = backend
+        self.server = server
+        self.weight = weight
+        self.state = state
+        self.operational = operational
+
+    @classmethod
+    def from_row(cls, row):
+        return cls(
+            row["be_name"],
+            row["srv_name"],
+            int(row["srv_uweight"]),
+            admin_state(row["srv_admin_state"]),
+            OP_STATES.get(int(row["srv_op_state"]), "unknown"),
+        )
+
+    @property
+    def key(self):
+        return (self.backend, self.server)
+
+    @property
+    def color(self):
+        return server_color(self.server)
+
+    def as_dict(self):
+        return {"backend": self.backend, "server": self.server, "color": self.color,
+                "weight": self.weight, "state": self.state}
+
+    def __eq__(self, other):
+        return (self.key, self.weight, self.state) == (other.key, other.weight, other.state)
+
+    def __repr__(self):
+        return f"ServerState({self.backend}/{self.server} weight={self.weight} state={self.state})"
+
+
+def traffic_split(states):
+    """Share of new requests per color and per server: weight over the backend's total weight
+    of servers that take traffic (ready and not stopped). Percentages, rounded to 0.01."""
+    split = {}
+    for backend in sorted({s.backend for s in states}):
+        members = [s for s in states if s.backend == backend]
+        serving = [s for s in members if s.state == "ready" and s.operational != "stopped" and s.weight > 0]
+        total = sum(s.weight for s in serving)
+        by_server = {s.server: round(100.0 * s.weight / total, 2) if total and s in serving else 0.0 for s in members}
+        by_color = {}
+        for s in members:
+            if s.color:
+                by_color[s.color] = round(by_color.get(s.color, 0.0) + by_server[s.server], 2)
+        split[backend] = {"colors": by_color, "servers": by_server}
+    return split
+
+
+def parse_address(address):
+    """`/path/to.sock` or `unix:/path` is a unix socket; `host:port` or `tcp:host:port` is TCP."""
+    if address.startswith("unix:"):
+        return socket.AF_UNIX, address[5:]
+    if address.startswith("/"):
+        return socket.AF_UNIX, address
+    if address.startswith("tcp:"):
+        address = address[4:]
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise RuntimeApiError(f"invalid socket address {address!r}: use a unix socket path or host:port")
+    return socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET, (host.strip("[]"), int(port))
+
+
+class RuntimeSession:
+    """One connection to the Runtime API in interactive (prompt) mode, so that several
+    commands share it and each answer is read on its own."""
+
+    def __init__(self, address, timeout=5.0):
+        self.address = address
+        self.timeout = timeout
+        self.sock = None
+        self.buffer = b""
+
+    def __enter__(self):
+        family, target = parse_address(self.address)
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        try:
+            self.sock.connect(target)
+            self.sock.sendall(b"prompt\n")
+            self._read_answer()
+        except OSError as exc:
+            self.close()
+            raise RuntimeApiError(f"cannot use the HAProxy Runtime API at {self.address}: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.sock is not None:
+            try:
+                self.sock.sendall(b"quit\n")
+            except OSError:
+                pass
+        self.close()
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def _read_answer(self):
+        while not self.buffer.endswith(PROMPT) and self.buffer != PROMPT[1:]:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeApiError(f"HAProxy closed the Runtime API connection at {self.address}")
+            self.buffer += chunk
+        answer = self.buffer[: -len(PROMPT)] if self.buffer.endswith(PROMPT) else b""
+        self.buffer = b""
+        return answer.decode("utf-8", "replace")
+
+    def command(self, line):
+        if "\n" in line or ";" in line:
+            raise RuntimeApiError(f"refusing to send a command holding ';' or a newline: {line!r}")
+        try:
+            self.sock.sendall(line.encode() + b"\n")
+            return self._read_answer()
+        except OSError as exc:
+            raise RuntimeApiError(f"Runtime API connection failed during {line!r}: {exc}") from exc
+
+    def set_command(self, line):
+        """A `set ...` command answers nothing on success and its error text otherwise."""
+        answer = self.command(line).strip()
+        if answer:
+            raise RuntimeApiError(f"HAProxy refused {line!r}: {answer}")
+
+    def servers_state(self, backend=None):
+        answer = self.command(f"show servers state {backend}" if backend else "show servers state")
+        if answer.strip().startswith("Can't find backend"):
+            raise RuntimeApiError(f"unknown backend {backend!r}")
+        return {key: ServerState.from_row(row) for key, row in parse_servers_state(answer).items()}
+
+    def stats(self, backend):
+        answer = self.command(f"show stat {backend} 4 -1")
+        return parse_show_stat(answer)
+
+
+def plan_changes(current, weights=None, server_weights=None, states=None, server_states=None):
+    """Returns {key: ServerState wanted} for every server of `current` the request touches.
+
+    `current` maps (backend, server) to ServerState for the backends in scope. Raises
+    RuntimeApiError naming the first bad input: unknown server, color without servers,
+    weight out of range, or a backend left with no weight on any ready server.
+    """
+    weights, server_weights = weights or {}, server_weights or {}
+    states, server_states = states or {}, server_states or {}
+    for color in list(weights) + list(states):
+        if color not in COLORS:
+            raise RuntimeApiError(f"unknown color {color!r}: colors are {', '.join(COLORS)}")
+    for name, value in list(weights.items()) + list(server_weights.items()):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_WEIGHT:
+            raise RuntimeApiError(f"weight of {name!r} must be an integer from 0 to {MAX_WEIGHT}, got {value!r}")
+    for name, value in list(states.items()) + list(server_states.items()):
+        if value not in ADMIN_STATES:
+            raise RuntimeApiError(f"state of {name!r} must be one of {', '.join(ADMIN_STATES)}, got {value!r}")
+    backends = sorted({key[0] for key in current})
+    by_server = {}
+    for key, state in current.items():
+        by_server.setdefault(state.server, []).append(key)
+    for server in list(server_weights) + list(server_states):
+        check_name("server", server)
+        if server not in by_server:
+            raise RuntimeApiError(f"unknown server {server!r} in backend(s) {', '.join(backends)}")
+    for color in list(weights) + list(states):
+        for backend in backends:
+            if not any(s.color == color for s in current.values() if s.backend == backend):
+                raise RuntimeApiError(f"backend {backend!r} has no {color} servers (named {color}_<host>)")
+
+    wanted = {}
+    for key, state in current.items():
+        weight = server_weights.get(state.server, weights.get(state.color, state.weight))
+        admin = server_states.get(state.server, states.get(state.color, state.state))
+        target = ServerState(state.backend, state.server, weight, admin, state.operational)
+        if target != state:
+            wanted[key] = target
+
+    for backend in backends:
+        after = [wanted.get(key, state) for key, state in current.items() if key[0] == backend]
+        if not any(s.weight > 0 and s.state == "ready" for s in after):
+            raise RuntimeApiError(
+                f"refusing to leave backend {backend!r} with no ready server of weight above 0"
+            )
+    return wanted
+
+
+def apply_commands(previous, target):
+    """Commands that move one server from `previous` to `target`: the weight first when
+    traffic is added, last when it is taken away, so the server never takes traffic in a
+    state it is leaving."""
+    name = f"{target.backend}/{target.server}"
+    commands = []
+    if target.state != previous.state:
+        commands.append(f"set server {name} state {target.state}")
+    if target.weight != previous.weight:
+        weight_command = f"set server {name} weight {target.weight}"
+        if target.weight > previous.weight:
+            commands.insert(0, weight_command)
+        else:
+            commands.append(weight_command)
+    return commands
+
+
+def save_state_file(session, path):
+    """Writes `show servers state` atomically to HAProxy's server-state file."""
+    answer = session.command("show servers state")
+    parse_servers_state(answer)  # refuse to persist something HAProxy could not load
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".server-state.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(answer if answer.endswith("\n") else answer + "\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def passed_check_since_ready(stat_row):
+    """True once a health check has passed after the server left maintenance.
+
+    Leaving maintenance sets the check's health to `rise`, so HAProxy shows the server UP
+    before any check ran. Health only climbs above `rise` through a passed check. With
+    `fall 1` there is no room above `rise`, and a passing last check is all there is to see.
+    """
+    status = stat_row.get("check_status", "")
+    if status.startswith("* ") or status not in PASSING_CHECKS:
+        return False
+    if not stat_row.get("status", "").startswith("UP"):
+        return False
+    rise, fall = int(stat_row.get("check_rise") or 1), int(stat_row.get("check_fall") or 1)
+    health = int(stat_row.get("check_health") or 0)
+    return health > rise if fall > 1 else health >= rise
+
+
+def poll(predicate, deadline, interval=0.1):
+    while True:
+        result = predicate()
+        if result or time.monotonic() >= deadline:
+            return result
+        time.sleep(interval)
+
+
+class SwitchFailed(RuntimeApiError):
+    """The switch did not hold and was reverted (or the revert failed: see the message)."""
+
+    def __init__(self, message, before, restored):
+        super().__init__(message)
+        self.before = before
+        self.restored = restored
+
+
+class BackendSwitch:
+    """Moves weights and admin states of servers in one or more backends, verifies the
+    result, and restores the previous state on any error."""
+
+    def __init__(self, address, backends, timeout=5.0):
+        self.address = address
+        self.backends = [check_name("backend", b) for b in backends]
+        if not self.backends:
+            raise RuntimeApiError("no backend given")
+        self.timeout = timeout
+
+    def read(self, session):
+        current = {}
+        for backend in self.backends:
+            current.update(session.servers_state(backend))
+        return current
+
+    def run(self, weights=None, server_weights=None, states=None, server_states=None, check_mode=False,
+            wait_healthy=True, health_timeout=30.0, state_file=None):
+        """Returns (before, after, changed). `after` is what HAProxy reports once the switch
+        holds (or the prediction in check mode)."""
+        for server in list(server_weights or {}) + list(server_states or {}):
+            check_name("server", server)
+        with RuntimeSession(self.address, self.timeout) as session:
+            before = self.read(session)
+            wanted = plan_changes(before, weights, server_weights, states, server_states)
+            if not wanted or check_mode:
+                return before, {**before, **wanted}, bool(wanted)
+            try:
+                after = self._apply(session, before, wanted, wait_healthy, health_timeout)
+            except RuntimeApiError as exc:
+                raise self._revert(before, wanted, exc) from exc
+            if state_file:
+                save_state_file(session, state_file)
+            return before, after, True
+
+    def _apply(self, session, before, wanted, wait_healthy, health_timeout):
+        for key, target in wanted.items():
+            for line in apply_commands(before[key], target):
+                session.set_command(line)
+        after = self.read(session)
+        for key, target in wanted.items():
+            got = after.get(key)
+            if got is None or got != target:
+                raise RuntimeApiError(
+                    f"server {target.backend}/{target.server} reads back "
+                    f"{'nothing' if got is None else f'weight {got.weight} state {got.state}'}, "
+                    f"expected weight {target.weight} state {target.state}"
+                )
+        leaving_maint = [key for key, target in wanted.items() if before[key].state == "maint" and target.state != "maint"]
+        if wait_healthy and leaving_maint:
+            self._wait_healthy(session, leaving_maint, time.monotonic() + health_timeout)
+        return after
+
+    def _wait_healthy(self, session, keys, deadline):
+        pending = set(keys)
+
+        def all_passed():
+            rows = {}
+            for backend in {key[0] for key in pending}:
+                rows.update(session.stats(backend))
+            for key in list(pending):
+                if key in rows and passed_check_since_ready(rows[key]):
+                    pending.discard(key)
+            return not pending
+
+        if not poll(all_passed, deadline, interval=0.2):
+            names = ", ".join(f"{b}/{s}" for b, s in sorted(pending))
+            raise RuntimeApiError(f"no passed health check after leaving maintenance for {names}")
+
+    def _revert(self, before, wanted, cause):
+        """Puts every touched server back as it was, on a fresh connection (the old one may be
+        what failed), and verifies it."""
+        try:
+            with RuntimeSession(self.address, self.timeout) as session:
+                for key in wanted:
+                    previous = before[key]
+                    name = f"{previous.backend}/{previous.server}"
+                    session.set_command(f"set server {name} state {previous.state}")
+                    session.set_command(f"set server {name} weight {previous.weight}")
+                now = self.read(session)
+            wrong = [f"{b}/{s}" for (b, s) in wanted if now.get((b, s)) != before[(b, s)]]
+            if wrong:
+                return SwitchFailed(f"{cause}; reverting left {', '.join(wrong)} in a different state", before, False)
+            return SwitchFailed(f"{cause}; the previous weights and states were restored", before, True)
+        except RuntimeApiError as exc:
+            previous = ", ".join(f"{s.backend}/{s.server} weight {s.weight} state {s.state}" for s in (before[k] for k in wanted))
+            return SwitchFailed(f"{cause}; reverting failed too ({exc}); previous state was: {previous}", before, False)
+
+
+def wait_drained(address, keys, deadline, shutdown_sessions=False, timeout=5.0):
+    """Waits until the servers `keys` hold no session (scur) and no queue (qcur). At the
+    deadline, optionally shuts their remaining sessions down. Returns {"backend/server":
+    remaining sessions}; empty when all drained."""
+    with RuntimeSession(address, timeout) as session:
+        remaining = {}
+
+        def drained():
+            remaining.clear()
+            for backend in {key[0] for key in keys}:
+                rows = session.stats(backend)
+                for key in keys:
+                    if key[0] == backend and key in rows:
+                        busy = int(rows[key].get("scur") or 0) + int(rows[key].get("qcur") or 0)
+                        if busy:
+                            remaining[f"{key[0]}/{key[1]}"] = busy
+            return not remaining
+
+        if not poll(drained, deadline, interval=0.2) and shutdown_sessions:
+            for name in list(remaining):
+                session.set_command(f"shutdown sessions server {name}")
+            poll(drained, time.monotonic() + 5.0, interval=0.1)
+        return dict(remaining)

@@ -1,0 +1,196 @@
+"""Real HAProxy (and NGINX) processes on loopback for integration tests, with small HTTP
+app servers behind them. Everything listens on 127.0.0.1 and stops with the test."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from conftest import free_port, wait_until
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+# The venv running the tests also holds ansible-core.
+ANSIBLE = str(Path(sys.executable).parent / "ansible")
+
+
+class AppServer:
+    """An HTTP server that answers with its own name; `healthy = False` makes it answer 500."""
+
+    def __init__(self, name):
+        self.name = name
+        self.healthy = True
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                body = app.name.encode()
+                self.send_response(200 if app.healthy else 500)
+                self.send_header("X-Server", app.name)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HAProxyUnderTest:
+    """HAProxy in master-worker mode (as under systemd) with one backend `app` whose servers
+    are named `<color>_<n>`, an admin stats socket and a server-state file."""
+
+    def __init__(self, workdir, servers, initial_color="blue", check_inter="200ms", extra_backends=""):
+        self.workdir = Path(workdir)
+        self.socket = str(self.workdir / "admin.sock")
+        self.state_file = str(self.workdir / "server-state")
+        self.port = free_port()
+        self.apps = {name: AppServer(name) for name in servers}
+        lines = [
+            "global",
+            f"    stats socket {self.socket} mode 600 level admin",
+            f"    server-state-file {self.state_file}",
+            "defaults",
+            "    mode http",
+            "    load-server-state-from-file global",
+            "    timeout connect 2s",
+            "    timeout client 10s",
+            "    timeout server 10s",
+            "    retries 2",
+            "    option redispatch",
+            "    retry-on conn-failure empty-response",
+            f"    default-server check inter {check_inter} rise 2 fall 3",
+            "frontend fe",
+            f"    bind 127.0.0.1:{self.port}",
+            "    default_backend app",
+            "backend app",
+            "    balance roundrobin",
+            "    option httpchk GET /healthz",
+        ]
+        for name, app in self.apps.items():
+            weight = 100 if name.startswith(initial_color + "_") else 0
+            lines.append(f"    server {name} 127.0.0.1:{app.port} weight {weight}")
+        self.config = self.workdir / "haproxy.cfg"
+        self.config.write_text("\n".join(lines) + "\n" + extra_backends)
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [HAPROXY, "-W", "-db", "-f", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_until(lambda: os.path.exists(self.socket) and self._all_checked(), 15, "HAProxy to start and check its servers")
+        return self
+
+    def _all_checked(self):
+        try:
+            stats = self.cli("show stat app 4 -1")
+        except OSError:
+            return False
+        return stats.count("L7OK") >= len(self.apps)
+
+    def cli(self, line):
+        """One command on its own connection, as socat would send it."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(self.socket)
+            s.sendall(line.encode() + b"\n")
+            chunks = []
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+        return b"".join(chunks).decode()
+
+    def servers(self):
+        """{server: (weight, admin_flags)} straight from `show servers state`."""
+        rows = self.cli("show servers state app").splitlines()[2:]
+        return {r.split()[3]: (int(r.split()[7]), int(r.split()[6])) for r in rows if r.strip()}
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        for app in self.apps.values():
+            app.stop()
+
+
+class SocketRelay:
+    """A unix socket in front of HAProxy's stats socket that cuts the first connection after
+    `cut_after` commands containing `marker`: the stats socket vanishing mid-call."""
+
+    def __init__(self, path, target, marker, cut_after):
+        self.path, self.target, self.marker, self.cut_after = path, target, marker.encode(), cut_after
+        self.connections = 0
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(path)
+        self.listener.listen(8)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                client, _addr = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._relay, args=(client, self.connections == 1), daemon=True).start()
+
+    def _relay(self, client, cut):
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.connect(self.target)
+        seen = 0
+
+        def back():
+            try:
+                while data := upstream.recv(65536):
+                    client.sendall(data)
+            except OSError:
+                pass
+
+        threading.Thread(target=back, daemon=True).start()
+        try:
+            while data := client.recv(65536):
+                seen += data.count(self.marker)
+                if cut and seen >= self.cut_after:
+                    # forward what came before the marker that crosses the limit, then vanish
+                    break
+                upstream.sendall(data)
+        except OSError:
+            pass
+        client.close()
+        upstream.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def run_module(module, args, check=False, diff=False):
+    """Runs one of our modules through ansible (ad-hoc, JSON callback) against localhost and
+    returns its result dict."""
+    command = [ANSIBLE, "localhost", "-c", "local", "-m", f"tracegate.bluegreen.{module}", "-a", json.dumps(args)]
+    if check:
+        command.append("--check")
+    if diff:
+        command.append("--diff")
+    env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    try:
+        output = json.loads(completed.stdout)
+    except json.JSONDecodeError as exc:
+        raise AssertionError(f"ansible printed no JSON: {completed.stdout[-2000:]} {completed.stderr[-2000:]}") from exc
+    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]

@@ -1,0 +1,128 @@
+"""haproxy_backend against a real HAProxy 2.6 on loopback."""
+import urllib.request
+
+import pytest
+from lb_harness import HAProxyUnderTest, SocketRelay, run_module
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import haproxy_runtime as hr
+
+SERVERS = ["blue_1", "blue_2", "green_1", "green_2"]
+READY, MAINT, DRAIN = 0, 1, 8
+
+
+@pytest.fixture
+def haproxy(tmp_path):
+    lb = HAProxyUnderTest(tmp_path, SERVERS).start()
+    yield lb
+    lb.stop()
+
+
+def module_args(haproxy, **kwargs):
+    return {"socket": haproxy.socket, "backend": "app", "state_file": haproxy.state_file, **kwargs}
+
+
+def test_check_apply_check_apply_is_idempotent_and_traffic_moves(haproxy):
+    args = module_args(haproxy, weights={"blue": 75, "green": 25})
+    predicted = run_module("haproxy_backend", args, check=True, diff=True)
+    assert predicted["changed"] is True
+    assert haproxy.servers()["green_1"] == (0, READY)  # check mode sent nothing
+    assert predicted["diff"]["after"]["app/green_1"] == {"weight": 25, "state": "ready"}
+
+    applied = run_module("haproxy_backend", args)
+    assert applied["changed"] is True
+    assert applied["split_before"]["app"]["colors"] == {"blue": 100.0, "green": 0.0}
+    assert applied["split_after"]["app"]["colors"] == {"blue": 75.0, "green": 25.0}
+    assert haproxy.servers() == {"blue_1": (75, READY), "blue_2": (75, READY), "green_1": (25, READY), "green_2": (25, READY)}
+
+    assert run_module("haproxy_backend", args, check=True)["changed"] is False
+    assert run_module("haproxy_backend", args)["changed"] is False
+
+    answered = set()
+    for request_number in range(40):
+        with urllib.request.urlopen(f"http://127.0.0.1:{haproxy.port}/", timeout=5) as response:
+            answered.add(response.headers["X-Server"])
+    assert answered == set(SERVERS)
+
+
+def test_states_applied_and_persisted_to_the_state_file(haproxy):
+    result = run_module("haproxy_backend", module_args(haproxy, weights={"green": 100}, states={"blue": "drain"}))
+    assert result["changed"] is True
+    assert haproxy.servers()["blue_1"] == (100, DRAIN)
+    assert haproxy.servers()["green_2"] == (100, READY)
+    assert result["split_after"]["app"]["colors"] == {"blue": 0.0, "green": 100.0}
+    state = open(haproxy.state_file, encoding="utf-8").read()
+    assert state.startswith("1\n# be_id") and " green_2 " in state
+
+
+def test_leaving_maintenance_waits_for_a_passed_check(haproxy):
+    run_module("haproxy_backend", module_args(haproxy, server_states={"green_1": "maint"}))
+    assert haproxy.servers()["green_1"][1] == MAINT
+    result = run_module("haproxy_backend", module_args(haproxy, server_states={"green_1": "ready"}, server_weights={"green_1": 10}))
+    assert result["changed"] is True
+    row = hr.parse_show_stat(haproxy.cli("show stat app 4 -1"))[("app", "green_1")]
+    assert hr.passed_check_since_ready(row)
+
+
+def test_unhealthy_server_leaving_maintenance_is_reverted(haproxy):
+    run_module("haproxy_backend", module_args(haproxy, server_states={"green_1": "maint"}))
+    haproxy.apps["green_1"].healthy = False
+    result = run_module(
+        "haproxy_backend", module_args(haproxy, server_states={"green_1": "ready"}, server_weights={"green_1": 50}, health_timeout=2)
+    )
+    assert result.get("failed") is True
+    assert "no passed health check after leaving maintenance for app/green_1" in result["msg"]
+    assert result["restored"] is True
+    assert haproxy.servers()["green_1"] == (0, MAINT)
+
+
+def test_socket_vanishing_mid_call_restores_the_previous_state(haproxy, tmp_path):
+    relay = SocketRelay(str(tmp_path / "relay.sock"), haproxy.socket, marker="set server", cut_after=3)
+    before = haproxy.servers()
+    switch = hr.BackendSwitch(relay.path, ["app"])
+    with pytest.raises(hr.SwitchFailed) as failure:
+        switch.run(weights={"blue": 50, "green": 50})
+    relay.close()
+    assert "closed the Runtime API connection" in str(failure.value)
+    assert failure.value.restored is True
+    assert haproxy.servers() == before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"backend": "app;shutdown sessions server app/blue_1", "weights": {"blue": 1}}, "invalid backend name"),
+        ({"server_weights": {"blue_1\nset server app/blue_2 state maint": 5}}, "invalid server name"),
+        ({"weights": {"blue": 300}}, "from 0 to 256"),
+        ({"weights": {"blue": 0, "green": 0}}, "no ready server of weight above 0"),
+        ({"backend": "nosuch", "weights": {"blue": 1}}, "unknown backend 'nosuch'"),
+        ({"server_states": {"blue_9": "drain"}}, "unknown server 'blue_9'"),
+    ],
+)
+def test_bad_input_changes_nothing_and_names_the_field(haproxy, args, message):
+    before = haproxy.servers()
+    result = run_module("haproxy_backend", module_args(haproxy, **args))
+    assert result.get("failed") is True
+    assert message in result["msg"]
+    assert haproxy.servers() == before
+
+
+def test_injected_name_sends_nothing(tmp_path):
+    """A name that could carry a second command is refused before a connection is made."""
+    listener = tmp_path / "nobody.sock"
+    with pytest.raises(hr.RuntimeApiError, match="invalid backend name"):
+        hr.BackendSwitch(str(listener), ["app;disable server app/blue_1"]).run(weights={"blue": 1})
+    assert not listener.exists()
+
+
+def test_unreachable_socket_is_a_clear_failure(tmp_path):
+    result = run_module("haproxy_backend", {"socket": str(tmp_path / "absent.sock"), "backend": "app", "weights": {"blue": 1}})
+    assert result.get("failed") is True
+    assert "cannot use the HAProxy Runtime API" in result["msg"]
+
+
+def test_wait_drained_reports_servers_taken_out(haproxy):
+    result = run_module(
+        "haproxy_backend",
+        module_args(haproxy, weights={"blue": 0, "green": 100}, states={"blue": "drain"}, wait_drained=True, drain_timeout=5),
+    )
+    assert result["changed"] is True and result["undrained"] == {}
