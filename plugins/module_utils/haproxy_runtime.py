@@ -42,7 +42,7 @@ class RuntimeApiError(Exception):
 def check_name(kind, name):
     """Refuses names HAProxy cannot hold, before anything is sent: a name with `;`, a space or
     a newline would otherwise smuggle a second command into the socket."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise RuntimeApiError(
             f"invalid {kind} name {name!r}: HAProxy names hold only letters, digits and _ . : -"
         )

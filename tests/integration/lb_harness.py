@@ -17,6 +17,13 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 ANSIBLE = str(Path(sys.executable).parent / "ansible")
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """Health checkers and load balancers close connections abruptly; that is no error here."""
+
+
 class AppServer:
     """An HTTP server that answers with its own name; `healthy = False` makes it answer 500."""
 
@@ -39,8 +46,7 @@ class AppServer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -194,3 +200,89 @@ def run_module(module, args, check=False, diff=False):
     except json.JSONDecodeError as exc:
         raise AssertionError(f"ansible printed no JSON: {completed.stdout[-2000:]} {completed.stderr[-2000:]}") from exc
     return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class NginxUnderTest:
+    """A real NGINX on a loopback port with the same layout the nginx role renders: nginx.conf
+    including its parts by relative paths, the weighted upstream include owned by
+    nginx_upstream, and the loopback-only generation location."""
+
+    def __init__(self, workdir, servers, upstream="bluegreen_app"):
+        self.root = Path(workdir) / "nginx"
+        (self.root / "bluegreen" / "upstreams").mkdir(parents=True)
+        (self.root / "bluegreen" / "sites").mkdir(parents=True)
+        self.port = free_port()
+        self.upstream = upstream
+        self.apps = {name: AppServer(name) for name in servers}
+        self.conf = self.root / "nginx.conf"
+        self.include = self.root / "bluegreen" / "upstreams" / f"{upstream}.conf"
+        self.pid = self.root / "nginx.pid"
+        self.conf.write_text(
+            f"pid {self.pid};\n"
+            f"error_log {self.root}/error.log notice;\n"
+            "worker_processes 2;\n"
+            "events { worker_connections 1024; }\n"
+            "http {\n"
+            f"    access_log off;\n"
+            f"    client_body_temp_path {self.root}/tmp-body;\n"
+            f"    proxy_temp_path {self.root}/tmp-proxy;\n"
+            "    keepalive_timeout 15s;\n"
+            "    include bluegreen/upstreams/*.conf;\n"
+            "    include bluegreen/sites/*.conf;\n"
+            "}\n"
+        )
+        (self.root / "bluegreen" / "sites" / "site.conf").write_text(
+            "server {\n"
+            f"    listen 127.0.0.1:{self.port};\n"
+            f"    location = /.bluegreen/generation/{upstream} {{ allow 127.0.0.1; deny all;\n"
+            f'        default_type text/plain; return 200 "$bluegreen_generation_{upstream}\\n"; }}\n'
+            "    location / {\n"
+            f"        proxy_pass http://{upstream};\n"
+            "        proxy_http_version 1.1;\n"
+            '        proxy_set_header Connection "";\n'
+            "        proxy_next_upstream error timeout http_502 http_503;\n"
+            "    }\n"
+            "}\n"
+        )
+        self.process = None
+
+    def servers_arg(self):
+        return [{"address": f"127.0.0.1:{app.port}", "color": name.split("_")[0]} for name, app in self.apps.items()]
+
+    def module_args(self, **kwargs):
+        return {
+            "upstream": self.upstream,
+            "path": str(self.include),
+            "conf_path": str(self.conf),
+            "nginx_binary": NGINX,
+            "reload_command": [NGINX, "-e", str(self.root / "error.log"), "-c", str(self.conf), "-s", "reload"],
+            "generation_url": f"http://127.0.0.1:{self.port}/.bluegreen/generation/{self.upstream}",
+            "reload_timeout": 5,
+            **kwargs,
+        }
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [NGINX, "-e", str(self.root / "error.log"), "-c", str(self.conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+        def listening():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(listening, 15, "NGINX to listen")
+        return self
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        for app in self.apps.values():
+            app.stop()

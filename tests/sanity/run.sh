@@ -18,8 +18,9 @@ cp "$ROOT/tests/sanity/get_pip_offline.py" "$cache/get_pip_${pip_version//./_}.p
 
 rm -rf "$COPY"
 mkdir -p "$COPY"
-# The tracked files plus new ones git does not ignore: exactly what a commit would hold.
-(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard) \
+# The tracked files plus new ones git does not ignore, less deleted ones: what a commit would hold.
+(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
+  | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done) \
   | (cd "$ROOT" && rsync -a --from0 --files-from=- ./ "$COPY/")
 cd "$COPY"
 git init -q && git add -A

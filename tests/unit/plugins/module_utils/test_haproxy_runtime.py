@@ -54,7 +54,7 @@ def test_admin_state_flags(flags, state):
     assert hr.admin_state(flags) == state
 
 
-@pytest.mark.parametrize("name", ["app;shutdown sessions server app/blue_x", "app\nset weight", "a b", "", "app/x", None, "a\tb"])
+@pytest.mark.parametrize("name", ["app;shutdown sessions server app/blue_x", "app\nset weight", "app\n", "a b", "", "app/x", None, "a\tb"])
 def test_names_that_could_carry_a_second_command_are_refused(name):
     with pytest.raises(hr.RuntimeApiError, match="invalid backend name"):
         hr.check_name("backend", name)

@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nginx_upstream
+short_description: Move traffic between blue and green servers of an NGINX upstream, verified
+version_added: 0.1.0
+description:
+  - Renders the weighted upstream include for the requested split, checks it with C(nginx -t)
+    against the whole configuration before anything live changes, writes it atomically,
+    reloads NGINX gracefully, and confirms that NGINX serves the new configuration.
+  - A reload signal succeeds even when NGINX rejects the new configuration and keeps the old
+    one. The include therefore carries a generation marker that NGINX serves at
+    O(generation_url); the switch holds only once that URL answers the new generation.
+  - On any failure the previous include is put back, NGINX is reloaded with it and keeps
+    serving, and the task fails with the step that failed.
+  - NGINX has no weight 0. A server whose weight is 0 is written with the C(down) flag.
+  - Servers carry their color in a comment on their line, so a later call can change weights
+    without repeating O(servers).
+author: tracegate.bluegreen developers (@tracegate)
+attributes:
+  check_mode:
+    support: full
+    description: Renders and compares; writes and reloads nothing.
+  diff_mode:
+    support: full
+    description: The include before and after.
+  idempotent:
+    support: full
+    description: Nothing is written or reloaded when the include already holds the split and NGINX serves it.
+options:
+  upstream:
+    description: Name of the upstream.
+    type: str
+    default: bluegreen_app
+  path:
+    description: The include file. Defaults to C(/etc/nginx/bluegreen/upstreams/<upstream>.conf).
+    type: path
+  servers:
+    description:
+      - Servers of the upstream. Omitted, they are read from the current include.
+    type: list
+    elements: dict
+    suboptions:
+      address:
+        description: C(host:port) of the server.
+        type: str
+        required: true
+      color:
+        description: Color of the server.
+        type: str
+        required: true
+        choices: [blue, green]
+  weights:
+    description:
+      - "Weight (0 to 256) for every server of a color, for example C({blue: 75, green: 25})."
+    type: dict
+  server_weights:
+    description: Weight per server address; wins over O(weights).
+    type: dict
+  server_params:
+    description: Parameters added to every server with traffic.
+    type: str
+    default: max_fails=1 fail_timeout=5s
+  keepalive:
+    description: Idle keep-alive connections to the servers per worker; 0 for none.
+    type: int
+    default: 32
+  force:
+    description: V(false) leaves an existing include alone (used to write only the first one).
+    type: bool
+    default: true
+  reload:
+    description: Reload NGINX and confirm the new generation after writing.
+    type: bool
+    default: true
+  conf_path:
+    description: The main configuration file, checked with C(nginx -t).
+    type: path
+    default: /etc/nginx/nginx.conf
+  nginx_binary:
+    description: The nginx program.
+    type: path
+    default: /usr/sbin/nginx
+  reload_command:
+    description: Command that reloads NGINX gracefully.
+    type: list
+    elements: str
+    default: [systemctl, reload, nginx.service]
+  generation_url:
+    description:
+      - URL where NGINX serves the upstream's generation marker (the C(tracegate.bluegreen.nginx)
+        role adds this location, loopback only). Defaults to
+        C(http://127.0.0.1/.bluegreen/generation/<upstream>). An empty string skips the
+        confirmation, with a warning.
+    type: str
+  reload_timeout:
+    description: Seconds to wait for NGINX to serve the new generation.
+    type: float
+    default: 10
+notes:
+  - A reload closes idle keep-alive client connections; clients that reuse such a connection
+    retry idempotent requests. Each switch is one reload.
+seealso:
+  - module: tracegate.bluegreen.haproxy_backend
+"""
+
+EXAMPLES = r"""
+- name: Send a quarter of the traffic to green
+  tracegate.bluegreen.nginx_upstream:
+    weights:
+      blue: 75
+      green: 25
+
+- name: Write the first upstream, all on blue, without reloading
+  tracegate.bluegreen.nginx_upstream:
+    servers:
+      - address: app-b1:8080
+        color: blue
+      - address: app-g1:8080
+        color: green
+    weights:
+      blue: 100
+      green: 0
+    force: false
+    reload: false
+"""
+
+RETURN = r"""
+before:
+  description: Servers with color and weight before the call.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"address": "app-b1:8080", "color": "blue", "weight": 100}]
+after:
+  description: The same after the call.
+  returned: always
+  type: list
+  elements: dict
+split_before:
+  description: Share of new requests in percent per color and per server before the call.
+  returned: always
+  type: dict
+  sample: {"colors": {"blue": 100.0, "green": 0.0}, "servers": {"app-b1:8080": 100.0, "app-g1:8080": 0.0}}
+split_after:
+  description: The same after the call.
+  returned: always
+  type: dict
+generation:
+  description: Generation marker of the include now in force.
+  returned: always
+  type: str
+  sample: 3f1c2a9b0d4e5f60
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.nginx_upstream import (
+    UpstreamError,
+    UpstreamSwitch,
+    check_servers,
+    check_upstream_name,
+    plan_weights,
+    render,
+    traffic_split,
+)
+
+
+def _integer_values(value):
+    """Weights arrive as strings from -e or templating; the range check is plan_weights'."""
+    if value is None:
+        return {}
+    return {key: int(w) if isinstance(w, str) and w.strip().isdigit() else w for key, w in value.items()}
+
+
+def _fetch(url):
+    """The body served at `url`, or None when nothing (good) answers."""
+    try:
+        return open_url(url, timeout=2, validate_certs=False).read().decode().strip()
+    except (OSError, ValueError, UrlConnectionError):
+        return None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "upstream": {"type": "str", "default": "bluegreen_app"},
+            "path": {"type": "path"},
+            "servers": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "address": {"type": "str", "required": True},
+                    "color": {"type": "str", "required": True, "choices": ["blue", "green"]},
+                },
+            },
+            "weights": {"type": "dict"},
+            "server_weights": {"type": "dict"},
+            "server_params": {"type": "str", "default": "max_fails=1 fail_timeout=5s"},
+            "keepalive": {"type": "int", "default": 32},
+            "force": {"type": "bool", "default": True},
+            "reload": {"type": "bool", "default": True},
+            "conf_path": {"type": "path", "default": "/etc/nginx/nginx.conf"},
+            "nginx_binary": {"type": "path", "default": "/usr/sbin/nginx"},
+            "reload_command": {"type": "list", "elements": "str", "default": ["systemctl", "reload", "nginx.service"]},
+            "generation_url": {"type": "str"},
+            "reload_timeout": {"type": "float", "default": 10.0},
+        },
+        required_one_of=[["weights", "server_weights"]],
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        name = check_upstream_name(p["upstream"])
+        path = p["path"] or f"/etc/nginx/bluegreen/upstreams/{name}.conf"
+        generation_url = f"http://127.0.0.1/.bluegreen/generation/{name}" if p["generation_url"] is None else p["generation_url"]
+        switch = UpstreamSwitch(
+            name, path, module.run_command, _fetch, conf_path=p["conf_path"], nginx=p["nginx_binary"], reload_command=p["reload_command"],
+            generation_url=generation_url if p["reload"] else "", reload_timeout=p["reload_timeout"],
+        )
+        previous_text, before, before_generation = switch.current()
+        if previous_text is not None and not p["force"]:
+            module.exit_json(changed=False, before=[s.as_dict() for s in before], after=[s.as_dict() for s in before],
+                             split_before=traffic_split(before), split_after=traffic_split(before), generation=before_generation)
+        if p["servers"]:
+            servers = check_servers(p["servers"])
+        elif before:
+            servers = [(s.address, s.color) for s in before]
+        else:
+            raise UpstreamError(f"servers: none given and none found in {path}")
+        after = plan_weights(servers, _integer_values(p["weights"]), _integer_values(p["server_weights"]), before)
+        content, generation = render(name, after, p["server_params"], p["keepalive"])
+    except UpstreamError as exc:
+        module.fail_json(msg=str(exc))
+
+    file_changes = content != previous_text
+    # The file may hold the split while NGINX still serves an older one (a reload that never
+    # happened or was rejected): a reload then is a change too.
+    stale = bool(p["reload"] and generation_url and not file_changes and _fetch(generation_url) != generation)
+    changed = file_changes or stale
+    if p["reload"] and not generation_url:
+        module.warn("generation_url is empty: the reload cannot be confirmed")
+
+    if changed and not module.check_mode:
+        try:
+            if p["reload"]:
+                switch.apply(content, generation, previous_text)
+            else:
+                switch.write_checked(content, previous_text)
+        except UpstreamError as exc:
+            module.fail_json(msg=str(exc), before=[s.as_dict() for s in before])
+        except OSError as exc:
+            module.fail_json(msg=f"writing {path} failed: {exc}", before=[s.as_dict() for s in before])
+
+    result = {
+        "changed": changed,
+        "before": [s.as_dict() for s in before],
+        "after": [s.as_dict() for s in after],
+        "split_before": traffic_split(before),
+        "split_after": traffic_split(after),
+        "generation": generation,
+    }
+    if module._diff:
+        result["diff"] = {"before": previous_text or "", "after": content, "before_header": path, "after_header": path}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

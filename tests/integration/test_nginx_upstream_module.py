@@ -1,0 +1,120 @@
+"""nginx_upstream against a real NGINX 1.22 on loopback."""
+import urllib.error
+import urllib.request
+
+import pytest
+from lb_harness import NginxUnderTest, run_module
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import nginx_upstream as nu
+
+SERVERS = ["blue_1", "blue_2", "green_1", "green_2"]
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    lb = NginxUnderTest(tmp_path, SERVERS)
+    first = run_module("nginx_upstream", lb.module_args(servers=lb.servers_arg(), weights={"blue": 100, "green": 0}, reload=False))
+    assert first["changed"] is True, first
+    yield lb.start()
+    lb.stop()
+
+
+def served_generation(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode().strip()
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def answered_by(lb, count=40):
+    names = []
+    for request_number in range(count):
+        with urllib.request.urlopen(f"http://127.0.0.1:{lb.port}/", timeout=5) as response:
+            names.append(response.headers["X-Server"])
+    return names
+
+
+def test_first_include_puts_all_traffic_on_blue(nginx):
+    assert set(answered_by(nginx)) == {"blue_1", "blue_2"}
+
+
+def test_check_apply_check_apply_is_idempotent_and_traffic_moves(nginx):
+    args = nginx.module_args(weights={"blue": 50, "green": 50})
+    before_text = nginx.include.read_text()
+    predicted = run_module("nginx_upstream", args, check=True, diff=True)
+    assert predicted["changed"] is True
+    assert nginx.include.read_text() == before_text  # check mode wrote nothing
+    assert "# color=green" in predicted["diff"]["after"] and "weight=50" in predicted["diff"]["after"]
+
+    applied = run_module("nginx_upstream", args)
+    assert applied["changed"] is True
+    assert applied["split_before"]["colors"] == {"blue": 100.0, "green": 0.0}
+    assert applied["split_after"]["colors"] == {"blue": 50.0, "green": 50.0}
+    assert served_generation(args["generation_url"]) == applied["generation"]
+    assert set(answered_by(nginx)) == set(SERVERS)
+
+    assert run_module("nginx_upstream", args, check=True)["changed"] is False
+    assert run_module("nginx_upstream", args)["changed"] is False
+
+
+def test_weights_without_servers_reuse_the_include(nginx):
+    result = run_module("nginx_upstream", nginx.module_args(weights={"green": 100, "blue": 0}))
+    assert result["changed"] is True
+    assert set(answered_by(nginx)) == {"green_1", "green_2"}
+
+
+def test_rejected_by_nginx_t_changes_nothing(nginx):
+    before_text = nginx.include.read_text()
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 50, "green": 50}, server_params="bogus=1"))
+    assert result.get("failed") is True
+    assert "nginx -t of the new upstream failed" in result["msg"] and "bogus" in result["msg"]
+    assert nginx.include.read_text() == before_text
+    assert set(answered_by(nginx)) == {"blue_1", "blue_2"}
+
+
+def test_reload_that_never_takes_effect_is_reverted(nginx):
+    before_text = nginx.include.read_text()
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 50, "green": 50}, reload_command=["true"], reload_timeout=1))
+    assert result.get("failed") is True
+    assert "did not serve generation" in result["msg"]
+    assert "previous upstream was restored" in result["msg"]
+    assert nginx.include.read_text() == before_text
+    assert set(answered_by(nginx)) == {"blue_1", "blue_2"}
+
+
+def test_failing_reload_command_is_reverted(nginx):
+    before_text = nginx.include.read_text()
+    result = run_module("nginx_upstream", nginx.module_args(weights={"green": 100}, reload_command=["false"]))
+    assert result.get("failed") is True and "reload failed" in result["msg"]
+    assert nginx.include.read_text() == before_text
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"weights": {"blue": 300}}, "from 0 to 256"),
+        ({"weights": {"blue": 0, "green": 0}}, "no server has a weight above 0"),
+        ({"server_weights": {"10.0.0.9:80": 5}}, "unknown server '10.0.0.9:80'"),
+        ({"upstream": "app;include /etc/passwd", "weights": {"blue": 1}}, "invalid upstream name"),
+        ({"servers": [{"address": "127.0.0.1:1; include /etc/passwd", "color": "blue"}], "weights": {"blue": 1}}, "servers[0].address"),
+    ],
+)
+def test_bad_input_changes_nothing_and_names_the_field(nginx, args, message):
+    before_text = nginx.include.read_text()
+    result = run_module("nginx_upstream", nginx.module_args(**args))
+    assert result.get("failed") is True
+    assert message in result["msg"]
+    assert nginx.include.read_text() == before_text
+
+
+def test_stale_generation_is_reloaded(nginx):
+    """The include holds the split but NGINX was never reloaded with it: that is a change."""
+    args = nginx.module_args(weights={"blue": 10, "green": 90})
+    content, generation = nu.render(nginx.upstream, nu.plan_weights(
+        [(s["address"], s["color"]) for s in nginx.servers_arg()], {"blue": 10, "green": 90}))
+    nginx.include.write_text(content)
+    assert run_module("nginx_upstream", args, check=True)["changed"] is True
+    result = run_module("nginx_upstream", args)
+    assert result["changed"] is True
+    assert served_generation(args["generation_url"]) == generation
