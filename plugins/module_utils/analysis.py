@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Green against blue: verdict `pass`, `fail` or `inconclusive`, with every reason and number.
+
+A regression fails the gate only when it is both statistically significant (one-sided
+tests at `alpha`: Fisher's exact test on error counts, Mann-Whitney U on latencies) and
+larger than the practical margin (`max_error_rate_delta`, `max_p95_ratio`), so that a
+harmless difference on a big sample does not roll a release back, and noise on a small one
+does not either. Absolute SLOs fail on their own. Below `min_requests` the verdict is
+`inconclusive`, never a silent pass and never a false fail (the complaint users of
+Flagger and Argo Rollouts make about empty or thin data).
+"""
+
+from __future__ import annotations
+
+try:
+    import numpy
+    from scipy import stats
+except ImportError:  # reported by the module through missing_required_lib
+    numpy = stats = None
+
+DEFAULT_THRESHOLDS = {
+    "min_requests": 50,
+    "alpha": 0.01,
+    "max_error_rate": None,
+    "max_p95_ms": None,
+    "max_error_rate_delta": 0.005,
+    "max_p95_ratio": 1.2,
+    "share_tolerance": 0.5,
+}
+
+
+class AnalysisError(ValueError):
+    pass
+
+
+def check_thresholds(thresholds):
+    merged = dict(DEFAULT_THRESHOLDS)
+    for key, value in (thresholds or {}).items():
+        if key not in DEFAULT_THRESHOLDS:
+            raise AnalysisError(f"thresholds: unknown key {key!r} (known: {', '.join(sorted(DEFAULT_THRESHOLDS))})")
+        if value is not None:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise AnalysisError(f"thresholds.{key}: {value!r} is not a number") from None
+            if value < 0:
+                raise AnalysisError(f"thresholds.{key}: {value} must not be negative")
+        merged[key] = value
+    if not 0 < merged["alpha"] < 1:
+        raise AnalysisError(f"thresholds.alpha: {merged['alpha']} must be between 0 and 1")
+    return merged
+
+
+def _percentile(values, q):
+    return round(float(numpy.percentile(values, q)), 3) if len(values) else None
+
+
+def summarize(sample):
+    """Per-color numbers for the report and the audit evidence."""
+
+    def rate(errors, requests):
+        return round(errors / requests, 6) if requests else None
+
+    def breakdown(entries):
+        return {
+            name: {"requests": requests, "errors": errors, "error_rate": rate(errors, requests),
+                   "p95_ms": _percentile(latencies, 95)}
+            for name, (requests, errors, latencies) in sorted(entries.items())
+        }
+
+    return {
+        "requests": sample.requests,
+        "errors": sample.errors,
+        "error_rate": rate(sample.errors, sample.requests),
+        "p50_ms": _percentile(sample.latencies_ms, 50),
+        "p95_ms": _percentile(sample.latencies_ms, 95),
+        "p99_ms": _percentile(sample.latencies_ms, 99),
+        "operations": breakdown(sample.operations),
+        "dependencies": breakdown(sample.dependencies),
+        "latencies_from_histogram": sample.binned,
+    }
+
+
+class Judgement:
+    def __init__(self):
+        self.checks = []
+
+    def add(self, name, outcome, reason, **numbers):
+        self.checks.append({"check": name, "outcome": outcome, "reason": reason, **numbers})
+
+    @property
+    def verdict(self):
+        outcomes = {c["outcome"] for c in self.checks}
+        if "fail" in outcomes:
+            return "fail"
+        if "inconclusive" in outcomes or not outcomes:
+            return "inconclusive"
+        return "pass"
+
+    def reasons(self):
+        return [c["reason"] for c in self.checks if c["outcome"] != "pass"] or [c["reason"] for c in self.checks]
+
+
+def error_rate_test(blue_errors, blue_requests, green_errors, green_requests):
+    """One-sided p-value that green's error rate is higher than blue's."""
+    table = [[green_errors, green_requests - green_errors], [blue_errors, blue_requests - blue_errors]]
+    return float(stats.fisher_exact(table, alternative="greater").pvalue)
+
+
+def latency_test(blue_latencies, green_latencies):
+    """One-sided p-value that green's latencies are stochastically larger than blue's."""
+    return float(stats.mannwhitneyu(green_latencies, blue_latencies, alternative="greater").pvalue)
+
+
+def judge(blue, green, thresholds=None, green_traffic_share=None):
+    """Compares two ColorSamples. `green_traffic_share` (percent of load-balancer traffic
+    sent to green) enables the blind-spot check."""
+    if stats is None:
+        raise AnalysisError("the Python libraries numpy and scipy are required on the controller")
+    t = check_thresholds(thresholds)
+    minimum = int(t["min_requests"])
+    result = Judgement()
+    colors = {"blue": summarize(blue), "green": summarize(green)}
+    g, b = colors["green"], colors["blue"]
+
+    if green.requests < minimum:
+        result.add("sample_size", "inconclusive", f"green served {green.requests} requests in the window, fewer than min_requests {minimum}",
+                   green_requests=green.requests, min_requests=minimum)
+    else:
+        result.add("sample_size", "pass", f"green served {green.requests} requests (min_requests {minimum})",
+                   green_requests=green.requests, min_requests=minimum)
+        if t["max_error_rate"] is not None:
+            ok = g["error_rate"] <= t["max_error_rate"]
+            result.add("error_rate_slo", "pass" if ok else "fail",
+                       f"green error rate {g['error_rate']:.4f} {'within' if ok else 'above'} max_error_rate {t['max_error_rate']}",
+                       value=g["error_rate"], threshold=t["max_error_rate"])
+        if t["max_p95_ms"] is not None and g["p95_ms"] is not None:
+            ok = g["p95_ms"] <= t["max_p95_ms"]
+            result.add("p95_slo", "pass" if ok else "fail",
+                       f"green p95 {g['p95_ms']} ms {'within' if ok else 'above'} max_p95_ms {t['max_p95_ms']}",
+                       value=g["p95_ms"], threshold=t["max_p95_ms"])
+
+        if blue.requests < minimum:
+            result.add("baseline", "inconclusive",
+                       f"blue served {blue.requests} requests, fewer than min_requests {minimum}: no comparison",
+                       blue_requests=blue.requests, min_requests=minimum)
+        else:
+            _compare(result, blue, green, b, g, t)
+
+    if green_traffic_share is not None:
+        _blind_spot(result, blue, green, float(green_traffic_share), t, minimum)
+
+    return {"verdict": result.verdict, "reasons": result.reasons(), "checks": result.checks, "colors": colors,
+            "thresholds": t}
+
+
+def _compare(result, blue, green, b, g, t):
+    p_errors = error_rate_test(blue.errors, blue.requests, green.errors, green.requests)
+    delta = g["error_rate"] - b["error_rate"]
+    failed = p_errors < t["alpha"] and delta > t["max_error_rate_delta"]
+    result.add("error_rate_vs_blue", "fail" if failed else "pass",
+               f"green error rate {g['error_rate']:.4f} vs blue {b['error_rate']:.4f} "
+               f"(difference {delta:+.4f}, margin {t['max_error_rate_delta']}, Fisher p={p_errors:.3g}, alpha {t['alpha']})",
+               green=g["error_rate"], blue=b["error_rate"], p_value=p_errors)
+    if green.latencies_ms and blue.latencies_ms:
+        p_latency = latency_test(blue.latencies_ms, green.latencies_ms)
+        ratio = g["p95_ms"] / b["p95_ms"] if b["p95_ms"] else float("inf")
+        failed = p_latency < t["alpha"] and ratio > t["max_p95_ratio"]
+        result.add("latency_vs_blue", "fail" if failed else "pass",
+                   f"green p95 {g['p95_ms']} ms vs blue {b['p95_ms']} ms (ratio {ratio:.2f}, margin {t['max_p95_ratio']}, "
+                   f"Mann-Whitney p={p_latency:.3g}, alpha {t['alpha']})",
+                   green=g["p95_ms"], blue=b["p95_ms"], ratio=round(ratio, 4), p_value=p_latency)
+    for name, (requests, errors, _latencies) in sorted(green.dependencies.items()):
+        base_requests, base_errors, _base = blue.dependencies.get(name, (0, 0, []))
+        if requests < t["min_requests"] or base_requests < t["min_requests"]:
+            continue
+        p_dep = error_rate_test(base_errors, base_requests, errors, requests)
+        delta = errors / requests - base_errors / base_requests
+        failed = p_dep < t["alpha"] and delta > t["max_error_rate_delta"]
+        result.add(f"dependency:{name}", "fail" if failed else "pass",
+                   f"calls from green to {name} fail at {errors / requests:.4f} vs {base_errors / base_requests:.4f} from blue "
+                   f"(Fisher p={p_dep:.3g})", green=errors / requests, blue=base_errors / base_requests, p_value=p_dep)
+
+
+def _blind_spot(result, blue, green, expected_share, t, minimum):
+    total = blue.requests + green.requests
+    if expected_share <= 0:
+        return
+    if total < minimum:
+        result.add("traced_share", "inconclusive", f"{total} traced requests in all, fewer than min_requests {minimum}",
+                   traced_requests=total)
+        return
+    observed = 100.0 * green.requests / total
+    floor = expected_share * (1 - t["share_tolerance"])
+    ok = observed >= floor
+    result.add("traced_share", "pass" if ok else "fail",
+               f"green has {observed:.1f}% of traced requests for {expected_share:.1f}% of the traffic "
+               f"({'at least' if ok else 'below'} {floor:.1f}%{'' if ok else ': green is under-traced'})",
+               observed_share=round(observed, 2), expected_share=expected_share, floor=round(floor, 2))

@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One span model and one small interface for every trace backend.
+
+Each backend client turns its own wire format into `Span`s (or, for span metrics, into a
+`ColorSample` directly); everything after that, the analysis included, sees one shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+class BackendError(Exception):
+    """The backend could not be asked, refused, or answered something we cannot read.
+    A gate treats it as a failure, never as a pass."""
+
+
+def normalize_id(value, length):
+    """Hex id of `length` characters. Accepts hex (Tempo's search trims leading zeros, so
+    shorter hex is left-padded) or base64 (Tempo's jsonpb trace bodies)."""
+    if not isinstance(value, str) or not value:
+        raise BackendError(f"missing or non-string id {value!r}")
+    if HEX.match(value) and len(value) <= length:
+        return value.lower().rjust(length, "0")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BackendError(f"id {value!r} is neither hex nor base64") from None
+    hexed = raw.hex()
+    if len(hexed) > length:
+        raise BackendError(f"id {value!r} is longer than {length // 2} bytes")
+    return hexed.rjust(length, "0")
+
+
+class Span:
+    """A span reduced to what the gates need. Times in microseconds since the epoch."""
+
+    __slots__ = ("trace_id", "span_id", "parent_id", "name", "kind", "start_us", "duration_us",
+                 "error", "http_status", "service", "resource", "attributes")
+
+    def __init__(self, trace_id, span_id, name, kind, start_us, duration_us, service, error=False,
+                 http_status=None, parent_id=None, resource=None, attributes=None):
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_id = parent_id or None
+        self.name = name
+        self.kind = kind if kind in KINDS else "unspecified"
+        self.start_us = int(start_us)
+        self.duration_us = int(duration_us)
+        self.error = bool(error)
+        self.http_status = int(http_status) if http_status not in (None, "") else None
+        self.service = service
+        self.resource = resource or {}
+        self.attributes = attributes or {}
+
+    def attribute(self, key):
+        """A resource attribute, else a span attribute (Zipkin has only span tags)."""
+        if key in self.resource:
+            return self.resource[key]
+        return self.attributes.get(key)
+
+    @property
+    def color(self):
+        return self.attribute("deployment.color")
+
+    @property
+    def version(self):
+        return self.attribute("service.version")
+
+    @property
+    def dependency(self):
+        """The downstream a client span calls, as exporters name it."""
+        for key in ("peer.service", "server.address", "net.peer.name", "http.host"):
+            if self.attributes.get(key):
+                return str(self.attributes[key])
+        return self.name
+
+    def __repr__(self):
+        return f"Span({self.service} {self.kind} {self.name!r} {self.trace_id}/{self.span_id} {self.duration_us}us)"
+
+
+class TraceQuery:
+    """What to fetch: spans of `service` (optionally of one color) that started in
+    [start, end], epoch seconds."""
+
+    __slots__ = ("service", "start", "end", "color", "limit")
+
+    def __init__(self, service, start, end, color=None, limit=1000):
+        if not service:
+            raise BackendError("service: a service name is required")
+        if end <= start:
+            raise BackendError(f"window: end {end} is not after start {start}")
+        self.service = service
+        self.start = float(start)
+        self.end = float(end)
+        self.color = color
+        self.limit = int(limit)
+
+
+class ColorSample:
+    """What one color did in a window: the input of the analysis.
+
+    `latencies_ms` are the durations of the service's server spans (or, from span metrics,
+    bucket bounds repeated by count). `operations` and `dependencies` map a name to
+    [requests, errors, latencies_ms]. `queries` records what was asked, for the evidence.
+    """
+
+    def __init__(self, color, requests=0, errors=0, latencies_ms=None, operations=None, dependencies=None,
+                 queries=None, spans=0, binned=False):
+        self.color = color
+        self.requests = requests
+        self.errors = errors
+        self.latencies_ms = latencies_ms if latencies_ms is not None else []
+        self.operations = operations or {}
+        self.dependencies = dependencies or {}
+        self.queries = queries or []
+        self.spans = spans
+        self.binned = binned
+
+    @classmethod
+    def from_spans(cls, color, service, spans, queries):
+        """Requests are the service's server spans; dependencies its client spans."""
+        sample = cls(color, queries=queries, spans=len(spans))
+        for span in spans:
+            if span.service != service:
+                continue
+            latency = span.duration_us / 1000.0
+            if span.kind == "server":
+                sample.requests += 1
+                sample.errors += span.error
+                sample.latencies_ms.append(latency)
+                _add(sample.operations, span.name, span.error, latency)
+            elif span.kind == "client":
+                _add(sample.dependencies, span.dependency, span.error, latency)
+        return sample
+
+
+def _add(breakdown, key, error, latency):
+    entry = breakdown.setdefault(key, [0, 0, []])
+    entry[0] += 1
+    entry[1] += bool(error)
+    entry[2].append(latency)
+
+
+class TraceBackend:
+    """The interface every client implements."""
+
+    name = "backend"
+
+    def spans(self, query):
+        """Spans of query.service (all of them, or of query.color) in the window."""
+        raise NotImplementedError
+
+    def trace(self, trace_id):
+        """All spans of one trace, or [] when the backend does not have it (yet)."""
+        raise NotImplementedError
+
+    def sample(self, query):
+        """The ColorSample of query.color; span backends derive it from spans()."""
+        spans = self.spans(query)
+        if query.color:
+            spans = [s for s in spans if s.color == query.color]
+        return ColorSample.from_spans(query.color, query.service, spans, self.queries_made())
+
+    def queries_made(self):
+        return []

@@ -1,0 +1,91 @@
+"""The green-vs-blue judge: seeded synthetic samples with known answers."""
+import random
+
+import pytest
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysis
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import ColorSample
+
+
+def synthetic(color, requests, error_rate, median_ms, seed, dependency_error_rate=None):
+    rng = random.Random(seed)
+    latencies = [rng.lognormvariate(0, 0.4) * median_ms for index in range(requests)]
+    errors = sum(rng.random() < error_rate for index in range(requests))
+    sample = ColorSample(color, requests=requests, errors=errors, latencies_ms=latencies)
+    if dependency_error_rate is not None:
+        dep_errors = sum(rng.random() < dependency_error_rate for index in range(requests))
+        sample.dependencies = {"stock": [requests, dep_errors, latencies]}
+    return sample
+
+
+def test_same_distribution_passes():
+    result = analysis.judge(synthetic("blue", 2000, 0.01, 20, 1), synthetic("green", 2000, 0.01, 20, 2))
+    assert result["verdict"] == "pass", result["reasons"]
+    assert result["colors"]["green"]["requests"] == 2000
+
+
+def test_doubled_error_rate_fails_with_the_numbers():
+    result = analysis.judge(synthetic("blue", 5000, 0.01, 20, 1), synthetic("green", 5000, 0.03, 20, 2))
+    assert result["verdict"] == "fail"
+    check = next(c for c in result["checks"] if c["check"] == "error_rate_vs_blue")
+    assert check["outcome"] == "fail" and check["p_value"] < 0.01
+    assert "Fisher" in check["reason"]
+
+
+def test_slower_green_fails():
+    result = analysis.judge(synthetic("blue", 1000, 0.0, 20, 1), synthetic("green", 1000, 0.0, 30, 2))
+    check = next(c for c in result["checks"] if c["check"] == "latency_vs_blue")
+    assert result["verdict"] == "fail" and check["ratio"] > 1.2
+
+
+def test_significant_but_tiny_latency_difference_passes():
+    result = analysis.judge(synthetic("blue", 20000, 0.0, 20, 1), synthetic("green", 20000, 0.0, 21, 2))
+    check = next(c for c in result["checks"] if c["check"] == "latency_vs_blue")
+    assert check["p_value"] < 0.01 and check["outcome"] == "pass"
+
+
+def test_too_little_green_traffic_is_inconclusive_never_pass_or_fail():
+    result = analysis.judge(synthetic("blue", 2000, 0.01, 20, 1), synthetic("green", 10, 0.5, 200, 2))
+    assert result["verdict"] == "inconclusive"
+    assert "fewer than min_requests 50" in result["reasons"][0]
+
+
+def test_absolute_slo_fails_without_a_baseline():
+    result = analysis.judge(synthetic("blue", 0, 0, 20, 1), synthetic("green", 500, 0.2, 20, 2), {"max_error_rate": 0.05})
+    assert result["verdict"] == "fail"
+    assert any(c["check"] == "error_rate_slo" and c["outcome"] == "fail" for c in result["checks"])
+
+
+def test_missing_baseline_alone_is_inconclusive():
+    result = analysis.judge(synthetic("blue", 3, 0, 20, 1), synthetic("green", 500, 0.0, 20, 2))
+    assert result["verdict"] == "inconclusive"
+
+
+def test_failing_dependency_from_green_only_fails():
+    blue = synthetic("blue", 2000, 0.0, 20, 1, dependency_error_rate=0.0)
+    green = synthetic("green", 2000, 0.0, 20, 2, dependency_error_rate=0.2)
+    result = analysis.judge(blue, green)
+    assert result["verdict"] == "fail"
+    assert any(c["check"] == "dependency:stock" and c["outcome"] == "fail" for c in result["checks"])
+
+
+def test_under_traced_green_fails_the_blind_spot_check():
+    result = analysis.judge(synthetic("blue", 2000, 0.0, 20, 1), synthetic("green", 60, 0.0, 20, 2), green_traffic_share=25)
+    check = next(c for c in result["checks"] if c["check"] == "traced_share")
+    assert check["outcome"] == "fail" and "under-traced" in check["reason"]
+    assert result["verdict"] == "fail"
+
+
+def test_traced_share_matching_traffic_passes():
+    result = analysis.judge(synthetic("blue", 1500, 0.0, 20, 1), synthetic("green", 500, 0.0, 20, 2), green_traffic_share=25)
+    assert next(c for c in result["checks"] if c["check"] == "traced_share")["outcome"] == "pass"
+
+
+@pytest.mark.parametrize(
+    "thresholds, message",
+    [({"alpha": 2}, "alpha"), ({"bogus": 1}, "unknown key 'bogus'"), ({"max_p95_ms": "fast"}, "max_p95_ms"),
+     ({"min_requests": -1}, "min_requests")],
+)
+def test_bad_thresholds_are_named(thresholds, message):
+    with pytest.raises(analysis.AnalysisError, match=message):
+        analysis.check_thresholds(thresholds)
