@@ -52,7 +52,7 @@ class RunningApp:
         # "{url}" in a setting stands for the app's own address (the lab's dependency is /stock).
         env = {k: v.replace("{url}", self.url) for k, v in env.items()}
         self.process = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
+            [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "16",
              "--worker-class", "gthread", "--chdir", str(release_dir), "bgdemo.wsgi:application"],
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
@@ -83,18 +83,33 @@ class RunningApp:
         self.process.wait(timeout=20)
 
 
-@pytest.fixture
-def start_app(unpacked_release, tmp_path):
-    running = []
-
+def _app_starter(unpacked_release, log_dir, running):
     def start(**env):
         base = {"BG_COLOR": "green", "BG_ENVIRONMENT": "ci", "OTEL_BSP_SCHEDULE_DELAY": "100"}
-        log = open(tmp_path / f"app-{len(running)}.log", "w+b")  # pylint: disable=consider-using-with
+        log = open(log_dir / f"app-{len(running)}.log", "w+b")  # pylint: disable=consider-using-with
         app = RunningApp(unpacked_release, {**base, **{k: str(v) for k, v in env.items()}}, log)
         running.append(app)
         return app
 
-    yield start
+    return start
+
+
+def _stop_all(running):
     for app in running:
         app.stop()
         app.log.close()
+
+
+@pytest.fixture
+def start_app(unpacked_release, tmp_path):
+    running = []
+    yield _app_starter(unpacked_release, tmp_path, running)
+    _stop_all(running)
+
+
+@pytest.fixture(scope="module")
+def start_app_module(unpacked_release, tmp_path_factory):
+    """Demo apps that live for a whole test module."""
+    running = []
+    yield _app_starter(unpacked_release, tmp_path_factory.mktemp("apps"), running)
+    _stop_all(running)

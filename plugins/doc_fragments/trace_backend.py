@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  backend:
+    description:
+      - Which query API O(url) speaks. V(jaeger) is the Jaeger query service's JSON API
+        (C(/api/traces)), V(jaeger_v3) its api_v3 (OTLP JSON), V(tempo) Grafana Tempo,
+        V(zipkin) Zipkin v2, V(prometheus) span metrics in Prometheus as the OpenTelemetry
+        Collector's spanmetrics connector exports them (no traces; not for probes).
+    type: str
+    required: true
+    choices: [jaeger, jaeger_v3, tempo, zipkin, prometheus]
+  url:
+    description: Base URL of the query API, for example C(http://jaeger-query:16686).
+    type: str
+    required: true
+  tenant:
+    description: Tenant sent as C(X-Scope-OrgID) (multi-tenant Tempo, Mimir, Cortex).
+    type: str
+  bearer_token:
+    description: Bearer token for the backend. Never logged.
+    type: str
+  username:
+    description: User for basic auth.
+    type: str
+  password:
+    description: Password for basic auth. Never logged.
+    type: str
+  validate_certs:
+    description: Verify the backend's TLS certificate.
+    type: bool
+    default: true
+  ca_bundle:
+    description: CA bundle to verify the backend's certificate with.
+    type: path
+  client_cert:
+    description: Client certificate for mutual TLS.
+    type: path
+  client_key:
+    description: Key of O(client_cert).
+    type: path
+  request_timeout:
+    description: Seconds to wait for any one answer.
+    type: float
+    default: 10
+  retries:
+    description: Retries after a connection error or a 429/502/503/504 answer, with exponential backoff.
+    type: int
+    default: 2
+  tempo_api_version:
+    description: Tempo's trace-by-id API version.
+    type: str
+    default: v2
+    choices: [v1, v2]
+  color_label:
+    description: Prometheus label that holds the color (the spanmetrics dimension C(deployment.color)).
+    type: str
+    default: deployment_color
+requirements:
+  - requests (on the controller)
+notes:
+  - "Runs where the task runs; point it at the controller with C(delegate_to: localhost) or a
+    play on C(localhost) when the backend is reached from there."
+"""

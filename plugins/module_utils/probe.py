@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The blind-spot gate: synthetic requests with fresh W3C trace ids, then proof that the
+trace backend holds every one of them with the expected service, color and version."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from .traces.model import BackendError
+
+
+def new_traceparent():
+    """(trace_id, traceparent header) with the sampled flag set."""
+    trace_id = secrets.token_hex(16)
+    return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def send_probes(send, urls, count, headers=None):
+    """Sends `count` GETs spread over `urls`. `send(url, headers)` returns (status, response
+    headers) or raises OSError. Returns one record per probe."""
+    probes = []
+    for index in range(count):
+        url = urls[index % len(urls)]
+        trace_id, traceparent = new_traceparent()
+        record = {"trace_id": trace_id, "url": url}
+        try:
+            status, response_headers = send(url, dict(headers or {}, traceparent=traceparent))
+            record.update(status=status, color=response_headers.get("x-app-color"),
+                          version=response_headers.get("x-app-version"))
+        except OSError as exc:
+            record.update(status=None, error=str(exc))
+        probes.append(record)
+    return probes
+
+
+def inspect_trace(spans, service, color=None, version=None):
+    """None when the trace holds a server span of `service` with the expected attributes;
+    else what is wrong (missing, or the attributes found)."""
+    server = [s for s in spans if s.service == service and s.kind == "server"]
+    if not server:
+        others = sorted({s.service for s in spans})
+        return f"no server span of {service}" + (f" (spans of {', '.join(others)} only)" if others else "")
+    problems = []
+    span = server[0]
+    if color is not None and span.color != color:
+        problems.append(f"deployment.color is {span.color!r}, expected {color!r}")
+    if version is not None and span.version != version:
+        problems.append(f"service.version is {span.version!r}, expected {version!r}")
+    return "; ".join(problems) or None
+
+
+def wait_for_traces(backend, probes, service, color, version, deadline, interval=1.0):
+    """Polls the backend until every probe's trace is found and correct, or the deadline.
+    Returns {trace_id: problem or None}; the backend failing counts as a problem."""
+    pending = {p["trace_id"] for p in probes if p.get("status") is not None}
+    outcome = {p["trace_id"]: "the request itself failed: " + p.get("error", "") for p in probes if p.get("status") is None}
+    last = {}
+    while True:
+        for trace_id in sorted(pending):
+            try:
+                problem = inspect_trace(backend.trace(trace_id), service, color, version)
+            except BackendError as exc:
+                problem = f"backend error: {exc}"
+            last[trace_id] = problem
+            if problem is None or not problem.startswith(("no server span", "backend error")):
+                pending.discard(trace_id)
+                outcome[trace_id] = problem
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    for trace_id in pending:
+        outcome[trace_id] = last.get(trace_id) or "not found"
+    return outcome

@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The backend options every trace module shares (documented in doc_fragments/trace_backend)
+and the client they select."""
+
+from __future__ import annotations
+
+from .http import HttpClient
+from .jaeger import JaegerV1, JaegerV3
+from .prometheus import PrometheusSpanMetrics
+from .tempo import Tempo
+from .zipkin import Zipkin
+
+BACKENDS = ("jaeger", "jaeger_v3", "tempo", "zipkin", "prometheus")
+
+BACKEND_ARGUMENT_SPEC = {
+    "backend": {"type": "str", "required": True, "choices": list(BACKENDS)},
+    "url": {"type": "str", "required": True},
+    "tenant": {"type": "str"},
+    "bearer_token": {"type": "str", "no_log": True},
+    "username": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "validate_certs": {"type": "bool", "default": True},
+    "ca_bundle": {"type": "path"},
+    "client_cert": {"type": "path"},
+    "client_key": {"type": "path"},
+    "request_timeout": {"type": "float", "default": 10.0},
+    "retries": {"type": "int", "default": 2},
+    "tempo_api_version": {"type": "str", "default": "v2", "choices": ["v1", "v2"]},
+    "color_label": {"type": "str", "default": "deployment_color"},
+}
+
+
+def backend_from_params(params, session=None):
+    http = HttpClient(
+        params["url"], timeout=params["request_timeout"], retries=params["retries"],
+        validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], client_cert=params["client_cert"],
+        client_key=params["client_key"], bearer_token=params["bearer_token"], username=params["username"],
+        password=params["password"], tenant=params["tenant"], session=session,
+    )
+    kind = params["backend"]
+    if kind == "jaeger":
+        return JaegerV1(http)
+    if kind == "jaeger_v3":
+        return JaegerV3(http)
+    if kind == "tempo":
+        return Tempo(http, api_version=params["tempo_api_version"])
+    if kind == "zipkin":
+        return Zipkin(http)
+    return PrometheusSpanMetrics(http, color_label=params["color_label"])

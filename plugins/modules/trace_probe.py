@@ -1,0 +1,166 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: trace_probe
+short_description: Prove a color is traced before it gets traffic
+version_added: 0.1.0
+description:
+  - Sends O(count) requests to the idle color, directly or through a load balancer's
+    preview route, each with a fresh W3C C(traceparent) (sampled), then polls the trace
+    backend until every trace id is found with a server span of O(service) carrying the
+    expected C(deployment.color) and C(service.version).
+  - Fails by O(deadline) naming every missing trace id and every attribute that was wrong.
+    A color whose tracing is not configured never passes.
+author: tracegate.bluegreen developers (@tracegate)
+extends_documentation_fragment:
+  - tracegate.bluegreen.trace_backend
+attributes:
+  check_mode:
+    support: none
+    description: The probes are real requests.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to show.
+  idempotent:
+    support: full
+    description: Changes nothing; C(changed) is always false.
+options:
+  urls:
+    description: URLs the probes are sent to, in turn.
+    type: list
+    elements: str
+    required: true
+  headers:
+    description: Headers sent with every probe, for example the preview header of the load balancer.
+    type: dict
+    default: {}
+  count:
+    description: Number of probes.
+    type: int
+    default: 10
+  service:
+    description: Expected C(service.name).
+    type: str
+    required: true
+  color:
+    description: Expected C(deployment.color).
+    type: str
+    required: true
+    choices: [blue, green]
+  version:
+    description: Expected C(service.version); unset, any.
+    type: str
+  deadline:
+    description: Seconds to wait for every trace to show up in the backend.
+    type: float
+    default: 30
+  poll_interval:
+    description: Seconds between rounds of look-ups.
+    type: float
+    default: 1
+seealso:
+  - module: tracegate.bluegreen.trace_health
+"""
+
+EXAMPLES = r"""
+- name: Green must be traced before it takes traffic
+  tracegate.bluegreen.trace_probe:
+    backend: jaeger
+    url: http://jaeger-query:16686
+    urls: ["http://lb1:80/api/quote"]
+    headers:
+      X-Bluegreen-Preview: green
+    service: checkout
+    color: green
+    version: "2.4.1"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+probes:
+  description: Every probe with its trace id, URL, HTTP status, the color and version that answered, and what was wrong.
+  returned: always
+  type: list
+  elements: dict
+missing:
+  description: Trace ids the backend never showed with a server span of the service.
+  returned: always
+  type: list
+  elements: str
+wrong:
+  description: Trace ids found with wrong attributes, and what was wrong.
+  returned: always
+  type: dict
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import send_probes, wait_for_traces
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backends import (
+    BACKEND_ARGUMENT_SPEC,
+    backend_from_params,
+)
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            BACKEND_ARGUMENT_SPEC,
+            urls={"type": "list", "elements": "str", "required": True},
+            headers={"type": "dict", "default": {}},
+            count={"type": "int", "default": 10},
+            service={"type": "str", "required": True},
+            color={"type": "str", "required": True, "choices": ["blue", "green"]},
+            version={"type": "str"},
+            deadline={"type": "float", "default": 30.0},
+            poll_interval={"type": "float", "default": 1.0},
+        ),
+    )
+    if requests is None:
+        module.fail_json(msg=missing_required_lib("requests"))
+    p = module.params
+    if p["backend"] == "prometheus":
+        module.fail_json(msg="backend: span metrics hold no traces; probe a trace backend (jaeger, jaeger_v3, tempo, zipkin)")
+    if p["count"] < 1 or not p["urls"]:
+        module.fail_json(msg="count must be at least 1 and urls must not be empty")
+
+    def send(url, headers):
+        response = open_url(url, headers=headers, timeout=p["request_timeout"], validate_certs=p["validate_certs"])
+        return response.status, {k.lower(): v for k, v in response.headers.items()}
+
+    try:
+        backend = backend_from_params(p)
+    except BackendError as exc:
+        module.fail_json(msg=str(exc))
+    probes = send_probes(send, p["urls"], p["count"], p["headers"])
+    outcome = wait_for_traces(backend, probes, p["service"], p["color"], p["version"],
+                              time.monotonic() + p["deadline"], p["poll_interval"])
+    for probe in probes:
+        probe["problem"] = outcome.get(probe["trace_id"])
+    missing = sorted(t for t, problem in outcome.items() if problem and problem.startswith(("no server span", "not found", "backend error", "the request")))
+    wrong = {t: problem for t, problem in outcome.items() if problem and t not in missing}
+    result = {"changed": False, "probes": probes, "missing": missing, "wrong": wrong}
+    if missing or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} of {len(probes)} probe traces not found in {p['backend']} within {p['deadline']:g}s: "
+                         + ", ".join(missing))
+        if wrong:
+            parts.append("; ".join(f"{t}: {problem}" for t, problem in sorted(wrong.items())))
+        module.fail_json(msg=f"{p['color']} is not traced as expected: " + " | ".join(parts), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

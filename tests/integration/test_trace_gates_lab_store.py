@@ -1,0 +1,148 @@
+"""trace_health and trace_probe end to end on loopback: the demo app under gunicorn with the
+real OpenTelemetry SDK exports OTLP to the LAB STAND-IN trace store (tests/lab/trace_store),
+which answers the Jaeger, Tempo and Zipkin query APIs in their upstream shapes. The store is
+not the real backend; these tests prove our clients and gates against those shapes."""
+import concurrent.futures
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import free_port, wait_until
+from lb_harness import run_module
+
+STORE = Path(__file__).resolve().parents[1] / "lab" / "trace_store" / "store.py"
+BACKENDS = ["jaeger", "jaeger_v3", "tempo", "zipkin"]
+
+
+class LabStore:
+    def __init__(self):
+        self.ports = {name: free_port() for name in ("otlp", "jaeger", "tempo", "zipkin", "metrics")}
+        self.process = subprocess.Popen(
+            [sys.executable, str(STORE), "--address", "127.0.0.1"]
+            + [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._up, 15, "the lab trace store")
+
+    def _up(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['zipkin']}/health", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def url(self, backend):
+        return f"http://127.0.0.1:{self.ports['jaeger' if backend.startswith('jaeger') else backend]}"
+
+    @property
+    def otlp(self):
+        return f"http://127.0.0.1:{self.ports['otlp']}"
+
+    def services(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['zipkin']}/api/v2/services", timeout=2) as response:
+            return response.read().decode()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def load(app, requests):
+    def one(index):
+        return app.get("/api/quote")[0]
+
+    # Fewer clients than app threads: the app calls itself as its dependency.
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        return list(pool.map(one, range(requests)))
+
+
+@pytest.fixture(scope="module")
+def store():
+    running = LabStore()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def scenarios(store, start_app_module):
+    """Three services in one store: healthy pair, green with a 30% error rate, too little traffic."""
+    made = {}
+    for service, green_error_rate, requests in (("healthy", 0, 300), ("faulty", 0.3, 300), ("thin", 0, 10)):
+        for color, error_rate in (("blue", 0), ("green", green_error_rate)):
+            app = start_app_module(BG_COLOR=color, BG_SERVICE_NAME=service, BG_ERROR_RATE=error_rate,
+                                   BG_DEPENDENCY_URL="{url}/stock", OTEL_EXPORTER_OTLP_ENDPOINT=store.otlp)
+            load(app, requests)
+            made[(service, color)] = app
+    wait_until(lambda: all(s in store.services() for s in ("healthy", "faulty", "thin")), 15, "spans in the store")
+    return made
+
+
+def health(store, backend, service, **kwargs):
+    args = {"backend": backend, "url": store.url(backend), "service": service, "window": 300, "retries": 0}
+    return run_module("trace_health", {**args, **kwargs})
+
+
+def settled(check):
+    """Spans arrive in batches; poll until the verdict stops being inconclusive for lack of data."""
+    return wait_until(lambda: (r := check())["verdict"] != "inconclusive" and r, 20, "a settled verdict")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lab_store_healthy_green_passes(store, scenarios, backend):
+    result = settled(lambda: health(store, backend, "healthy"))
+    assert result["verdict"] == "pass", result["reasons"]
+    assert result["colors"]["green"]["requests"] >= 290
+    assert "stock" in result["colors"]["green"]["dependencies"]
+    assert result["queries"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lab_store_green_error_rate_fails(store, scenarios, backend):
+    result = settled(lambda: health(store, backend, "faulty"))
+    assert result["verdict"] == "fail"
+    assert any(c["check"] == "error_rate_vs_blue" and c["outcome"] == "fail" for c in result["checks"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lab_store_too_little_traffic_is_inconclusive(store, scenarios, backend):
+    result = health(store, backend, "thin")
+    assert result["verdict"] == "inconclusive"
+    assert "fewer than min_requests" in " ".join(result["reasons"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unreachable_backend_fails_closed(backend):
+    result = run_module("trace_health", {"backend": backend, "url": f"http://127.0.0.1:{free_port()}",
+                                         "service": "healthy", "retries": 0})
+    assert result["verdict"] == "fail"
+    assert "cannot reach" in result["reasons"][0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lab_store_probe_passes_when_green_is_traced(store, scenarios, backend):
+    green = scenarios[("healthy", "green")]
+    result = run_module("trace_probe", {"backend": backend, "url": store.url(backend), "urls": [f"{green.url}/api/quote"],
+                                        "count": 5, "service": "healthy", "color": "green", "version": "9.8.7",
+                                        "deadline": 15, "poll_interval": 0.2})
+    assert not result.get("failed"), result.get("msg")
+    assert len(result["probes"]) == 5 and result["missing"] == []
+
+
+def test_lab_store_probe_fails_when_green_tracing_is_off(store, start_app_module):
+    untraced = start_app_module(BG_COLOR="green", BG_SERVICE_NAME="healthy", BG_TRACING="off",
+                                OTEL_EXPORTER_OTLP_ENDPOINT=store.otlp)
+    result = run_module("trace_probe", {"backend": "jaeger", "url": store.url("jaeger"), "urls": [f"{untraced.url}/api/quote"],
+                                        "count": 3, "service": "healthy", "color": "green", "deadline": 3, "poll_interval": 0.5})
+    assert result["failed"] is True
+    assert len(result["missing"]) == 3
+    assert all(trace_id in result["msg"] for trace_id in result["missing"])
+
+
+def test_lab_store_probe_names_the_wrong_color(store, scenarios):
+    blue = scenarios[("healthy", "blue")]
+    result = run_module("trace_probe", {"backend": "zipkin", "url": store.url("zipkin"), "urls": [f"{blue.url}/api/quote"],
+                                        "count": 2, "service": "healthy", "color": "green", "deadline": 10, "poll_interval": 0.2})
+    assert result["failed"] is True
+    assert "deployment.color is 'blue', expected 'green'" in result["msg"]
