@@ -23,7 +23,8 @@ except ImportError:  # reported by the module through missing_required_lib
 
 DEFAULT_THRESHOLDS = {
     "min_requests": 50,
-    "alpha": 0.01,
+    # Two one-sided tests (errors, latency) share a 1 % false-fail budget (Bonferroni).
+    "alpha": 0.005,
     "max_error_rate": None,
     "max_p95_ms": None,
     "max_error_rate_delta": 0.005,

@@ -75,9 +75,11 @@ options:
         type: int
         default: 50
       alpha:
-        description: Significance level of the one-sided tests.
+        description:
+          - Significance level of each one-sided test. The error and latency tests share a
+            1 % false-fail budget, hence 0.005 each.
         type: float
-        default: 0.01
+        default: 0.005
       max_error_rate:
         description: Absolute SLO on the candidate's error rate (fraction). Unset, no SLO.
         type: float

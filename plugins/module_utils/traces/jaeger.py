@@ -32,30 +32,40 @@ class JaegerV1(SlicingSearch):
 
 
 def _tag_values(tags):
-    return {tag.get("key"): tag.get("value") for tag in tags or [] if isinstance(tag, dict)}
+    try:
+        return {tag["key"]: tag.get("value") for tag in tags or ()}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BackendError(f"unreadable Jaeger tags {str(tags)[:200]}") from exc
 
 
 def parse_v1(document):
-    """Spans of a v1 envelope {"data": [trace...], "errors": ...}."""
+    """Spans of a v1 envelope {"data": [trace...], "errors": ...}. This runs over every span
+    of a window, so per-span work is kept to what the gates read."""
     if not isinstance(document, dict) or "data" not in document:
         raise BackendError("Jaeger v1 answer has no 'data'")
     if document.get("errors"):
         raise BackendError(f"Jaeger reported errors: {document['errors']}")
     spans = []
     for trace in document["data"] or []:
-        processes = {
-            pid: (process.get("serviceName", ""), _tag_values(process.get("tags")))
-            for pid, process in (trace.get("processes") or {}).items()
-        }
-        for raw in trace.get("spans") or []:
+        processes = {}
+        for pid, process in (trace.get("processes") or {}).items():
+            service = process.get("serviceName", "")
+            resource = _tag_values(process.get("tags"))
+            resource["service.name"] = service
+            processes[pid] = (service, resource)
+        for raw in trace.get("spans") or ():
             try:
                 tags = _tag_values(raw.get("tags"))
                 service, resource = processes.get(raw.get("processID"), ("", {}))
-                parent = next((r["spanID"] for r in raw.get("references") or [] if r.get("refType") == "CHILD_OF"), None)
+                parent = None
+                for reference in raw.get("references") or ():
+                    if reference.get("refType") == "CHILD_OF":
+                        parent = normalize_id(reference["spanID"], 16)
+                        break
                 spans.append(Span(
                     trace_id=normalize_id(raw["traceID"], 32),
                     span_id=normalize_id(raw["spanID"], 16),
-                    parent_id=normalize_id(parent, 16) if parent else None,
+                    parent_id=parent,
                     name=raw.get("operationName", ""),
                     kind=str(tags.get("span.kind", "unspecified")).lower(),
                     start_us=raw["startTime"],
@@ -63,7 +73,7 @@ def parse_v1(document):
                     service=service,
                     error=tags.get("error") in (True, "true") or tags.get("otel.status_code") == "ERROR",
                     http_status=tags.get("http.response.status_code", tags.get("http.status_code")),
-                    resource=dict(resource, **{"service.name": service}),
+                    resource=resource,
                     attributes=tags,
                 ))
             except (KeyError, TypeError, ValueError) as exc:
