@@ -8,7 +8,7 @@ ROOT := $(CURDIR)
 PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python3) $(shell command -v python3.12 2>/dev/null))
 VENV := $(ROOT)/.venv
 VENV_STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt 2>/dev/null | sha256sum | cut -c1-12)
-APT_PACKAGES := podman runc debootstrap wrk rsync shellcheck haproxy nginx socat
+APT_PACKAGES := podman runc debootstrap wrk rsync shellcheck haproxy nginx socat prometheus
 APT_STAMP := $(ROOT)/.cache/apt-host-$(shell echo $(APT_PACKAGES) | sha256sum | cut -c1-12).stamp
 COLLECTIONS := $(ROOT)/.collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen
@@ -47,8 +47,8 @@ $(APT_STAMP):
 	  echo "installing host packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@# The tests run their own HAProxy and NGINX on loopback ports; the packages' services are not needed.
-	-@for service in haproxy nginx; do service $$service stop >/dev/null 2>&1; done
+	@# The tests run their own HAProxy, NGINX and Prometheus on loopback ports; the packages' services are not needed.
+	-@for service in haproxy nginx prometheus; do service $$service stop >/dev/null 2>&1; done
 	mkdir -p $(dir $@) && touch $@
 
 host-packages: $(APT_STAMP)
