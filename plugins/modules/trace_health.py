@@ -66,6 +66,13 @@ options:
     description: Traces per search; a full answer is searched again in halves of the window.
     type: int
     default: 1000
+  exclude_operations:
+    description:
+      - Server span names that are not user traffic, left out of every count (health checks,
+        metrics scrapes), for example V(GET /healthz).
+    type: list
+    elements: str
+    default: []
   thresholds:
     description: Overrides of the judge's thresholds.
     type: dict
@@ -192,6 +199,7 @@ def main():
             window={"type": "float", "default": 60.0},
             end={"type": "float"},
             limit={"type": "int", "default": 1000},
+            exclude_operations={"type": "list", "elements": "str", "default": []},
             thresholds={"type": "dict", "options": THRESHOLD_OPTIONS},
             candidate_traffic_share={"type": "float"},
         ),
@@ -222,7 +230,8 @@ def main():
         backend = backend_from_params(p)
         samples = {}
         for color in (p["baseline_color"], p["candidate_color"]):
-            samples[color] = backend.sample(TraceQuery(p["service"], start, end, color=color, limit=p["limit"]))
+            samples[color] = backend.sample(TraceQuery(p["service"], start, end, color=color, limit=p["limit"],
+                                                       exclude_operations=p["exclude_operations"]))
     except BackendError as exc:
         reason = f"{p['backend']} at {p['url']}: {exc}"
         module.exit_json(verdict="fail", reasons=[reason],

@@ -13,11 +13,12 @@ CACHE="$ROOT/.cache"
 RELEASE_VERSION="${LAB_RELEASE:-1.0.0}"
 APP_HOSTS=(blue-1 blue-2 green-1 green-2)
 LB_HOSTS=(lb-haproxy lb-nginx)
+SERVICE_HOSTS=(trace-store prometheus)
 HAPROXY_PORT="${LAB_HAPROXY_PORT:-18080}"
 NGINX_PORT="${LAB_NGINX_PORT:-18081}"
 
 remove_hosts() {
-  for name in "${APP_HOSTS[@]}" "${LB_HOSTS[@]}"; do
+  for name in "${APP_HOSTS[@]}" "${LB_HOSTS[@]}" "${SERVICE_HOSTS[@]}"; do
     podman rm --force --ignore --time 5 "$name" >/dev/null
   done
 }
@@ -50,6 +51,7 @@ write_inventory() {
   python3 - "$release_json" "$STATE/inventory.yml" "$HAPROXY_PORT" "$NGINX_PORT" <<'PY'
 import json, sys
 release, out, haproxy_port, nginx_port = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+# The lab trace store is a stand-in for these backends; its ports are published on loopback.
 text = f"""# Written by tests/lab/lab.sh up: the embedded lab's inventory.
 all:
   vars:
@@ -60,6 +62,13 @@ all:
       version: "{release['version']}"
       artifact: "{release['path']}"
       sha256: "{release['sha256']}"
+    bluegreen_otlp_endpoint: "http://trace-store:4318"
+    lab_trace_backends:
+      jaeger: "http://127.0.0.1:16686"
+      jaeger_v3: "http://127.0.0.1:16686"
+      tempo: "http://127.0.0.1:3200"
+      zipkin: "http://127.0.0.1:9411"
+      prometheus: "http://127.0.0.1:9090"
   children:
     bluegreen_blue:
       hosts:
@@ -77,6 +86,12 @@ all:
         lb-nginx:
           lb_kind: nginx
           bluegreen_lb_url: "http://127.0.0.1:{nginx_port}"
+    lab_trace_store:
+      hosts:
+        trace-store:
+    lab_prometheus:
+      hosts:
+        prometheus:
 """
 with open(out, "w", encoding="utf-8") as f:
     f.write(text)
@@ -90,11 +105,15 @@ up() {
   for name in "${APP_HOSTS[@]}"; do start_host "$name"; done
   start_host lb-haproxy --publish "127.0.0.1:$HAPROXY_PORT:80/tcp"
   start_host lb-nginx --publish "127.0.0.1:$NGINX_PORT:80/tcp"
-  wait_running "${APP_HOSTS[@]}" "${LB_HOSTS[@]}"
+  start_host trace-store --publish 127.0.0.1:16686:16686/tcp --publish 127.0.0.1:3200:3200/tcp \
+    --publish 127.0.0.1:9411:9411/tcp
+  start_host prometheus --publish 127.0.0.1:9090:9090/tcp
+  wait_running "${APP_HOSTS[@]}" "${LB_HOSTS[@]}" "${SERVICE_HOSTS[@]}"
   release_json="$(python3 "$HERE/app/build_artifact.py" --version "$RELEASE_VERSION" \
     --out "$CACHE/artifacts" --wheel-cache "$CACHE/wheels" | tail -n 1)"
   write_inventory "$release_json"
-  echo "lab: hosts up, inventory in $STATE/inventory.yml; provisioning"
+  echo "lab: hosts up, inventory in $STATE/inventory.yml; the lab trace store and Prometheus, then provisioning"
+  ansible-playbook -i "$STATE/inventory.yml" "$HERE/lab.yml"
   ansible-playbook -i "$STATE/inventory.yml" "$ROOT/playbooks/provision.yml"
 }
 

@@ -107,9 +107,9 @@ class TraceQuery:
     """What to fetch: spans of `service` (optionally of one color) that started in
     [start, end], epoch seconds."""
 
-    __slots__ = ("service", "start", "end", "color", "limit")
+    __slots__ = ("service", "start", "end", "color", "limit", "exclude_operations")
 
-    def __init__(self, service, start, end, color=None, limit=1000):
+    def __init__(self, service, start, end, color=None, limit=1000, exclude_operations=()):
         if not service:
             raise BackendError("service: a service name is required")
         if end <= start:
@@ -119,6 +119,9 @@ class TraceQuery:
         self.end = float(end)
         self.color = color
         self.limit = int(limit)
+        # Server operations that are not user traffic (health checks, metrics scrapes),
+        # compared without case: Zipkin lowercases span names.
+        self.exclude_operations = frozenset(name.lower() for name in exclude_operations or ())
 
 
 class ColorSample:
@@ -142,11 +145,11 @@ class ColorSample:
         self.binned = binned
 
     @classmethod
-    def from_spans(cls, color, service, spans, queries):
+    def from_spans(cls, color, service, spans, queries, exclude_operations=frozenset()):
         """Requests are the service's server spans; dependencies its client spans."""
         sample = cls(color, queries=queries, spans=len(spans))
         for span in spans:
-            if span.service != service:
+            if span.service != service or (span.kind == "server" and span.name.lower() in exclude_operations):
                 continue
             latency = span.duration_us / 1000.0
             if span.kind == "server":
@@ -185,7 +188,7 @@ class TraceBackend:
             spans = self.spans(query)
             if query.color:
                 spans = [s for s in spans if s.color == query.color]
-            return ColorSample.from_spans(query.color, query.service, spans, self.queries_made())
+            return ColorSample.from_spans(query.color, query.service, spans, self.queries_made(), query.exclude_operations)
 
     def queries_made(self):
         return []

@@ -16,6 +16,7 @@ Labels: service_name, span_name (or operation), span_kind (SPAN_KIND_*), status_
 from __future__ import annotations
 
 import math
+import re
 
 from .model import BackendError, ColorSample, TraceBackend
 
@@ -26,6 +27,8 @@ FAMILIES = (
     ("calls_total", "duration_seconds_bucket", 1000.0, "span_name"),
     ("calls_total", "latency_bucket", 1.0, "operation"),
 )
+# RE2 (Prometheus' regex engine) rejects escapes of characters that are not special.
+RE2_SPECIAL = re.compile(r"([.\\+*?()|\[\]{}^$])")
 # Latency samples rebuilt from buckets are capped; the rank test needs shape, not volume.
 MAX_BINNED_SAMPLES = 20000
 
@@ -79,6 +82,9 @@ class PrometheusSpanMetrics(TraceBackend):
 
     def selector(self, query, kind, error=False):
         labels = [f"{self.service_label}={label_value(query.service)}", f'span_kind="SPAN_KIND_{kind.upper()}"']
+        if kind == "server" and query.exclude_operations:
+            excluded = "|".join(RE2_SPECIAL.sub(r"\\\1", name) for name in sorted(query.exclude_operations))
+            labels.append(f"{self.family[3]}!~{label_value('(?i)' + excluded)}")
         if query.color:
             labels.append(f"{self.color_label}={label_value(query.color)}")
         if error:

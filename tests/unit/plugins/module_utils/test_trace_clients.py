@@ -249,3 +249,17 @@ def test_ids_are_normalized(value, length, expected):
 def test_bad_ids_are_refused(value):
     with pytest.raises(model.BackendError):
         model.normalize_id(value, 32)
+
+
+def test_excluded_operations_are_not_counted():
+    http, _session = client([("/api/v2/traces", 200, "zipkin_traces.json")])
+    q = model.TraceQuery("bgdemo", START, END, color="green", exclude_operations=["GET /api/quote"])
+    sample = Zipkin(http).sample(q)
+    assert sample.requests == 0 and sample.dependencies == {"stock": [1, 0, [2.0]]}
+
+
+def test_prometheus_excludes_operations_by_label():
+    http, session = client(prometheus_answers())
+    q = model.TraceQuery("bgdemo", START, END, color="green", exclude_operations=["GET /healthz", "GET /metrics"])
+    PrometheusSpanMetrics(http).sample(q)
+    assert 'span_name!~"(?i)get /healthz|get /metrics"' in session.requests[1][1]["query"]
