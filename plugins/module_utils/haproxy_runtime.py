@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import socket
-import tempfile
 import time
+
+from .files import write_atomically
 
 COLORS = ("blue", "green")
 ADMIN_STATES = ("ready", "drain", "maint")
@@ -308,17 +308,7 @@ def save_state_file(session, path):
     """Writes `show servers state` atomically to HAProxy's server-state file."""
     answer = session.command("show servers state")
     parse_servers_state(answer)  # refuse to persist something HAProxy could not load
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".server-state.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(answer if answer.endswith("\n") else answer + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, answer if answer.endswith("\n") else answer + "\n")
 
 
 def passed_check_since_ready(stat_row):

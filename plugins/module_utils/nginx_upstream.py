@@ -21,6 +21,8 @@ import shutil
 import tempfile
 import time
 
+from .files import write_atomically
+
 COLORS = ("blue", "green")
 MAX_WEIGHT = 256
 UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -192,20 +194,6 @@ def check_candidate(runner, nginx, conf_path, include_path, content):
         run(runner, [nginx, "-t", "-q", "-c", os.path.join(tree, os.path.basename(conf_path))], "nginx -t of the new upstream")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def write_atomically(path, content):
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bluegreen-upstream.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def wait_for_generation(fetch, url, generation, deadline):
