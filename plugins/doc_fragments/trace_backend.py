@@ -14,10 +14,12 @@ options:
       - Which query API O(url) speaks. V(jaeger) is the Jaeger query service's JSON API
         (C(/api/traces)), V(jaeger_v3) its api_v3 (OTLP JSON), V(tempo) Grafana Tempo,
         V(zipkin) Zipkin v2, V(prometheus) span metrics in Prometheus as the OpenTelemetry
-        Collector's spanmetrics connector exports them (no traces; not for probes).
+        Collector's spanmetrics connector exports them, V(prometheus_red) the service's own
+        request counter and latency histogram in Prometheus (see O(red_metrics)). The two
+        Prometheus kinds hold no traces and cannot serve probes.
     type: str
     required: true
-    choices: [jaeger, jaeger_v3, tempo, zipkin, prometheus]
+    choices: [jaeger, jaeger_v3, tempo, zipkin, prometheus, prometheus_red]
   url:
     description: Base URL of the query API, for example C(http://jaeger-query:16686).
     type: str
@@ -64,6 +66,34 @@ options:
     description: Prometheus label that holds the color (the spanmetrics dimension C(deployment.color)).
     type: str
     default: deployment_color
+  red_metrics:
+    description: Names for O(backend=prometheus_red).
+    type: dict
+    suboptions:
+      requests:
+        description: Request counter.
+        type: str
+        default: http_requests_total
+      duration_bucket:
+        description: Latency histogram buckets, in seconds.
+        type: str
+        default: http_request_duration_seconds_bucket
+      operation_label:
+        description: Label holding the route or operation; excluded operations of M(tracegate.bluegreen.trace_health) match it.
+        type: str
+        default: route
+      status_label:
+        description: Label holding the HTTP status; 5xx counts as an error.
+        type: str
+        default: code
+      color_label:
+        description: Label holding the color.
+        type: str
+        default: color
+      selector:
+        description: PromQL label matchers that select the service, for example V(job="checkout"). Empty selects C(job="<service>").
+        type: str
+        default: ""
 requirements:
   - requests (on the controller)
 notes:

@@ -18,7 +18,9 @@ from lb_harness import run_module
 
 STORE = Path(__file__).resolve().parents[1] / "lab" / "trace_store" / "store.py"
 TRACE_BACKENDS = ["jaeger", "jaeger_v3", "tempo", "zipkin"]
-BACKENDS = TRACE_BACKENDS + ["prometheus"]
+BACKENDS = TRACE_BACKENDS + ["prometheus", "prometheus_red"]
+# The demo app's own RED metrics, scraped from every app (file_sd, labelled by service).
+RED_METRICS = {"requests": "bgdemo_requests_total", "duration_bucket": "bgdemo_request_duration_seconds_bucket"}
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
@@ -40,16 +42,26 @@ class LabStore:
             return False
 
     def url(self, backend):
-        return f"http://127.0.0.1:{self.ports['jaeger' if backend.startswith('jaeger') else backend]}"
+        port = {"jaeger_v3": "jaeger", "prometheus_red": "prometheus"}.get(backend, backend)
+        return f"http://127.0.0.1:{self.ports[port]}"
+
+    def scrape_apps(self, apps):
+        """apps: {(service, color): app}; Prometheus picks the file up within a second."""
+        groups = [{"targets": [f"127.0.0.1:{app.port}"], "labels": {"service": service}} for (service, _color), app in apps.items()]
+        self.app_targets.write_text(json.dumps(groups))
 
     def start_prometheus(self, workdir):
         """A real Prometheus scraping the store's span metrics every second."""
         self.ports["prometheus"] = free_port()
         config = workdir / "prometheus.yml"
+        self.app_targets = workdir / "apps.json"
+        self.app_targets.write_text("[]")
         config.write_text(json.dumps({
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{"job_name": "lab-trace-store",
-                                "static_configs": [{"targets": [f"127.0.0.1:{self.ports['metrics']}"]}]}],
+            "scrape_configs": [
+                {"job_name": "lab-trace-store", "static_configs": [{"targets": [f"127.0.0.1:{self.ports['metrics']}"]}]},
+                {"job_name": "apps", "file_sd_configs": [{"files": [str(self.app_targets)], "refresh_interval": "1s"}]},
+            ],
         }))
         self.prometheus = subprocess.Popen(
             [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
@@ -109,10 +121,18 @@ def scenarios(store, start_app_module):
             made[(service, color)], loads[(service, color)] = app, requests
     # Prometheus counts an increase only from a series' first scrape on, as with a real
     # spanmetrics connector: a few requests first, the main load once every series is seen.
+    store.scrape_apps(made)
     for app in made.values():
         load(app, 3)
-    wait_until(lambda: len(store.promql('traces_span_metrics_calls_total{span_kind="SPAN_KIND_SERVER",span_name="GET /api/quote"}') or []) >= 6,
+    span_series = 'traces_span_metrics_calls_total{span_kind="SPAN_KIND_SERVER",span_name="GET /api/quote"}'
+    red_series = 'bgdemo_requests_total{route="/api/quote"}'
+    wait_until(lambda: len(store.promql(span_series) or []) >= 6 and len(store.promql(red_series) or []) >= 6,
                30, "every series scraped")
+    # The faulty green's error series too (its first error can come late).
+    faulty_green = made[("faulty", "green")]
+    wait_until(lambda: load(faulty_green, 3) and store.promql('bgdemo_requests_total{service="faulty",code="500"}')
+               and store.promql('traces_span_metrics_calls_total{service_name="faulty",status_code="STATUS_CODE_ERROR"}'),
+               30, "the faulty green's error series scraped")
     for key, app in made.items():
         load(app, loads[key])
     wait_until(lambda: all(s in store.services() for s in ("healthy", "faulty", "thin")), 15, "spans in the store")
@@ -120,7 +140,12 @@ def scenarios(store, start_app_module):
 
 
 def health(store, backend, service, **kwargs):
-    args = {"backend": backend, "url": store.url(backend), "service": service, "window": 300, "retries": 0}
+    # Prometheus scrapes the apps' /metrics every second: not user traffic.
+    args = {"backend": backend, "url": store.url(backend), "service": service, "window": 300, "retries": 0,
+            "exclude_operations": ["GET /metrics"]}
+    if backend == "prometheus_red":
+        args["red_metrics"] = dict(RED_METRICS, selector=f'service="{service}"')
+        args["exclude_operations"] = ["/stock"]
     return run_module("trace_health", {**args, **kwargs})
 
 
@@ -134,7 +159,8 @@ def test_lab_store_healthy_green_passes(store, scenarios, backend):
     result = settled(lambda: health(store, backend, "healthy"))
     assert result["verdict"] == "pass", result["reasons"]
     assert result["colors"]["green"]["requests"] >= 290
-    assert any("stock" in name for name in result["colors"]["green"]["dependencies"])
+    if backend != "prometheus_red":  # RED metrics have no dependency calls
+        assert any("stock" in name for name in result["colors"]["green"]["dependencies"])
     assert result["queries"]
 
 

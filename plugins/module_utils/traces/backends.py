@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from .http import HttpClient
 from .jaeger import JaegerV1, JaegerV3
-from .prometheus import PrometheusSpanMetrics
+from .prometheus import RED_DEFAULTS, PrometheusRedMetrics, PrometheusSpanMetrics
 from .tempo import Tempo
 from .zipkin import Zipkin
 
-BACKENDS = ("jaeger", "jaeger_v3", "tempo", "zipkin", "prometheus")
+BACKENDS = ("jaeger", "jaeger_v3", "tempo", "zipkin", "prometheus", "prometheus_red")
 
 BACKEND_ARGUMENT_SPEC = {
     "backend": {"type": "str", "required": True, "choices": list(BACKENDS)},
@@ -30,6 +30,10 @@ BACKEND_ARGUMENT_SPEC = {
     "retries": {"type": "int", "default": 2},
     "tempo_api_version": {"type": "str", "default": "v2", "choices": ["v1", "v2"]},
     "color_label": {"type": "str", "default": "deployment_color"},
+    "red_metrics": {
+        "type": "dict",
+        "options": {key: {"type": "str", "default": value} for key, value in RED_DEFAULTS.items()},
+    },
 }
 
 
@@ -49,4 +53,6 @@ def backend_from_params(params, session=None):
         return Tempo(http, api_version=params["tempo_api_version"])
     if kind == "zipkin":
         return Zipkin(http)
+    if kind == "prometheus_red":
+        return PrometheusRedMetrics(http, params["red_metrics"])
     return PrometheusSpanMetrics(http, color_label=params["color_label"])

@@ -139,3 +139,53 @@ def latencies_from_buckets(rows, to_ms):
     for point, count in counts:
         latencies.extend([point] * int(round(count * scale)))
     return latencies
+
+
+RED_DEFAULTS = {
+    "requests": "http_requests_total",
+    "duration_bucket": "http_request_duration_seconds_bucket",
+    "operation_label": "route",
+    "status_label": "code",
+    "color_label": "color",
+    "selector": "",
+}
+
+
+class PrometheusRedMetrics(PrometheusSpanMetrics):
+    """The service's own RED metrics in Prometheus (a request counter and a latency histogram
+    in seconds, labelled by color), for services whose traces are not turned into span
+    metrics. Errors are the 5xx answers. There are no dependency calls in RED metrics."""
+
+    name = "prometheus_red"
+
+    def __init__(self, http, red=None):
+        super().__init__(http)
+        self.red = dict(RED_DEFAULTS, **{k: v for k, v in (red or {}).items() if v is not None})
+
+    def red_selector(self, query, error=False):
+        labels = [self.red["selector"] or f"job={label_value(query.service)}"]
+        if query.color:
+            labels.append(f"{self.red['color_label']}={label_value(query.color)}")
+        if query.exclude_operations:
+            excluded = "|".join(RE2_SPECIAL.sub(r"\\\1", name) for name in sorted(query.exclude_operations))
+            labels.append(f"{self.red['operation_label']}!~{label_value('(?i)' + excluded)}")
+        if error:
+            labels.append(f'{self.red["status_label"]}=~"5.."')
+        return "{" + ",".join(labels) + "}"
+
+    def sample(self, query):
+        at = query.end
+        window = f"{max(1, int(round(query.end - query.start)))}s"
+        operation = self.red["operation_label"]
+        sample = ColorSample(query.color, binned=True)
+        for error in (False, True):
+            promql = f"sum by ({operation}) (increase({self.red['requests']}{self.red_selector(query, error)}[{window}]))"
+            for metric, value in self.query(promql, at):
+                entry = sample.operations.setdefault(metric.get(operation, ""), [0, 0, []])
+                entry[1 if error else 0] += int(round(value))
+        sample.requests = sum(entry[0] for entry in sample.operations.values())
+        sample.errors = sum(entry[1] for entry in sample.operations.values())
+        promql = f"sum by (le) (increase({self.red['duration_bucket']}{self.red_selector(query)}[{window}]))"
+        sample.latencies_ms = latencies_from_buckets(self.query(promql, at), 1000.0)
+        sample.queries = self.queries_made()
+        return sample

@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces import model
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import HttpClient
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.jaeger import JaegerV1, JaegerV3
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.prometheus import PrometheusSpanMetrics
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.prometheus import PrometheusRedMetrics, PrometheusSpanMetrics
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.tempo import Tempo
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.zipkin import Zipkin
 
@@ -263,3 +263,22 @@ def test_prometheus_excludes_operations_by_label():
     q = model.TraceQuery("bgdemo", START, END, color="green", exclude_operations=["GET /healthz", "GET /metrics"])
     PrometheusSpanMetrics(http).sample(q)
     assert 'span_name!~"(?i)get /healthz|get /metrics"' in session.requests[1][1]["query"]
+
+
+def test_prometheus_red_metrics_sample():
+    def vector(*result):
+        return ("/api/v1/query", 200, {"status": "success", "data": {"resultType": "vector", "result": list(result)}})
+
+    answers = [vector({"metric": {"route": "/api/quote"}, "value": [1, "400"]}),
+               vector({"metric": {"route": "/api/quote"}, "value": [1, "8"]}),
+               vector({"metric": {"le": "0.005"}, "value": [1, "300"]}, {"metric": {"le": "+Inf"}, "value": [1, "400"]})]
+    http, session = client(answers)
+    red = {"requests": "bgdemo_requests_total", "duration_bucket": "bgdemo_request_duration_seconds_bucket"}
+    q = model.TraceQuery("bgdemo", START, END, color="green", exclude_operations=["/healthz"])
+    sample = PrometheusRedMetrics(http, red).sample(q)
+    queries = [r[1]["query"] for r in session.requests]
+    assert queries[0] == ('sum by (route) (increase(bgdemo_requests_total{job="bgdemo",color="green",'
+                          'route!~"(?i)/healthz"}[120s]))')
+    assert 'code=~"5.."' in queries[1]
+    assert (sample.requests, sample.errors) == (400, 8)
+    assert sorted(set(sample.latencies_ms)) == [2.5, 5.0]
