@@ -186,6 +186,16 @@ def test_unreachable_backend_fails_closed(backend):
     assert "cannot reach" in result["reasons"][0]
 
 
+def test_stopped_lab_store_fails_closed():
+    stopped = LabStore()
+    stopped.stop()
+    for backend in TRACE_BACKENDS:
+        result = run_module("trace_health", {"backend": backend, "url": stopped.url(backend), "service": "healthy",
+                                             "retries": 1, "request_timeout": 2})
+        assert result["verdict"] == "fail", backend
+        assert result["checks"][0]["check"] == "backend"
+
+
 @pytest.mark.parametrize("backend", TRACE_BACKENDS)
 def test_lab_store_probe_passes_when_green_is_traced(store, scenarios, backend):
     green = scenarios[("healthy", "green")]
