@@ -20,13 +20,13 @@ export CONTAINERS_CONF := $(ROOT)/tests/lab/podman/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
-.PHONY: help demo test bench bench-switch bench-judge lint sanity units integration molecule lab-up lab-down \
+.PHONY: help demo test bench bench-switch bench-judge bench-audit lint sanity units integration molecule lab-up lab-down \
         venv host-packages collection artifact lab-image clean
 
 help:
 	@echo "make demo      bring the lab up and show traffic through both load balancers"
 	@echo "make test      everything CI checks (lint, sanity, molecule, unit and integration tests)"
-	@echo "make bench     run the benchmarks (bench-switch, bench-judge)"
+	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit)"
 	@echo "other targets: lint sanity units integration molecule lab-up lab-down clean"
 
 # --- installation ---------------------------------------------------------------------------
@@ -97,7 +97,11 @@ integration: collection host-packages
 test: lint sanity molecule host-packages
 	pytest tests/unit tests/integration
 
-bench: bench-switch bench-judge
+bench: bench-switch bench-judge bench-audit
+
+# Verification of a 100,000-record audit log.
+bench-audit: collection
+	python3 benchmarks/bench_audit.py
 
 # P4 (analysis of 100,000 spans vs json.loads) and P6 (false-fail and detection rates).
 bench-judge: collection

@@ -1,0 +1,169 @@
+"""The audit log's chain, signatures and seal, and every tampering the verifier must name."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import audit
+
+TOOL = Path(__file__).resolve().parents[4] / "tools" / "audit_verify.py"
+KEY = Ed25519PrivateKey.generate()
+OTHER_KEY = Ed25519PrivateKey.generate()
+KEYS = {audit.key_id_of(KEY.public_key()): KEY.public_key()}
+
+
+def ticking_clock():
+    state = {"t": 0}
+
+    def clock():
+        state["t"] += 1
+        return f"2026-11-25T12:00:{state['t'] // 1000000:02d}.{state['t'] % 1000000:06d}Z"
+
+    return clock
+
+
+def write_run(path, run_id="run-1", key=KEY):
+    writer = audit.AuditWriter(str(path), run_id, key, clock=ticking_clock())
+    writer.append("run_start", actor="alice", actor_source="os", change_ticket="CHG-1", hosts=["lb1"])
+    writer.append("gate_result", gate="trace_health", verdict="pass", evidence={"green": {"requests": 500}})
+    writer.checkpoint("gates")
+    writer.append("traffic_change", before={"blue": 100, "green": 0}, after={"blue": 75, "green": 25})
+    writer.append("traffic_change", before={"blue": 75, "green": 25}, after={"blue": 0, "green": 100})
+    writer.seal("succeeded")
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def verify(lines):
+    return audit.verify_lines(lines, KEYS)
+
+
+def test_an_untouched_log_verifies(tmp_path):
+    report = verify(write_run(tmp_path / "audit.jsonl"))
+    assert report["ok"], report["problems"]
+    assert report["records"] == 6 and report["signed_records"] == 2 and report["run_id"] == "run-1"
+
+
+def test_lines_are_canonical_json_with_microsecond_utc_times(tmp_path):
+    first = write_run(tmp_path / "audit.jsonl")[0].rstrip(b"\n")
+    record = json.loads(first)
+    assert audit.canonical(record) == first
+    assert record["ts"].endswith("Z") and len(record["ts"].split(".")[1]) == 7
+    assert record["prev"] == audit.GENESIS and record["seq"] == 0
+
+
+def test_edited_field_is_named(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    lines[1] = lines[1].replace(b'"verdict":"pass"', b'"verdict":"fail"')
+    report = verify(lines)
+    assert not report["ok"]
+    assert report["first_bad"]["suspect_line"] == 2 and "hash chain broken" in report["first_bad"]["problem"]
+
+
+def test_edited_seal_fails_its_signature(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    lines[-1] = lines[-1].replace(b'"outcome":"succeeded"', b'"outcome":"rolled_back"')
+    report = verify(lines)
+    assert report["first_bad"]["line"] == 6 and "signature does not verify" in report["first_bad"]["problem"]
+
+
+def test_deleted_record_is_named(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    del lines[3]
+    report = verify(lines)
+    assert report["first_bad"]["line"] == 4 and "sequence 4 where 3 was due" in report["first_bad"]["problem"]
+
+
+def test_reordered_records_are_named(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    lines[3], lines[4] = lines[4], lines[3]
+    report = verify(lines)
+    assert report["first_bad"]["line"] == 4 and "sequence" in report["first_bad"]["problem"]
+
+
+def test_truncated_tail_is_a_failure(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")[:-2]
+    report = verify(lines)
+    assert not report["ok"] and "no terminal seal" in report["first_bad"]["problem"]
+
+
+def test_resigned_with_another_key_is_named(tmp_path):
+    lines = write_run(tmp_path / "forged.jsonl", key=OTHER_KEY)
+    report = verify(lines)
+    assert report["first_bad"]["line"] == 3 and "unknown key" in report["first_bad"]["problem"]
+
+
+def test_forged_signature_under_the_real_key_id_is_named(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    record = json.loads(lines[2])
+    unsigned = {k: v for k, v in record.items() if k != "sig"}
+    record["sig"] = OTHER_KEY.sign(audit.canonical(unsigned)).hex()
+    lines[2] = audit.canonical(record) + b"\n"
+    report = verify(lines)
+    assert any(p["line"] == 3 and "signature does not verify" in p["problem"] for p in report["problems"])
+
+
+def test_record_replayed_from_another_run_is_named(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    other = write_run(tmp_path / "other.jsonl", run_id="run-2")
+    lines[3] = other[3]
+    report = verify(lines)
+    assert report["first_bad"]["line"] == 4 and "run-2" in report["first_bad"]["problem"]
+
+
+def test_approver_must_not_be_the_executor(tmp_path):
+    writer = audit.AuditWriter(str(tmp_path / "a.jsonl"), "run-3", KEY, clock=ticking_clock())
+    writer.append("approval_verified", actor="bob", approver="bob", change_ticket="CHG-2")
+    writer.seal("aborted")
+    report = audit.verify_file(str(tmp_path / "a.jsonl"), KEYS)
+    assert report["first_bad"]["line"] == 1 and "also the executor" in report["first_bad"]["problem"]
+
+
+def test_time_going_backwards_is_named(tmp_path):
+    times = iter(["2026-11-25T12:00:02.000000Z", "2026-11-25T12:00:01.000000Z", "2026-11-25T12:00:03.000000Z"])
+    writer = audit.AuditWriter(str(tmp_path / "t.jsonl"), "run-4", KEY, clock=lambda: next(times))
+    writer.append("run_start", actor="alice")
+    writer.append("gate_result", verdict="pass")
+    writer.seal("succeeded")
+    report = audit.verify_file(str(tmp_path / "t.jsonl"), KEYS)
+    assert report["first_bad"]["line"] == 2 and "time goes backwards" in report["first_bad"]["problem"]
+
+
+def test_writer_resumes_a_run_and_refuses_a_sealed_or_foreign_log(tmp_path):
+    path = tmp_path / "r.jsonl"
+    audit.AuditWriter(str(path), "run-5", KEY).append("run_start", actor="alice")
+    resumed = audit.AuditWriter(str(path), "run-5", KEY)
+    assert resumed.seq == 1
+    resumed.seal("succeeded")
+    assert audit.verify_file(str(path), KEYS)["ok"]
+    with pytest.raises(audit.AuditError, match="is sealed"):
+        audit.AuditWriter(str(path), "run-5", KEY)
+    with pytest.raises(audit.AuditError, match="holds run run-5"):
+        audit.AuditWriter(str(path), "run-6", KEY)
+
+
+def test_unsigned_checkpoint_and_reserved_fields_are_refused(tmp_path):
+    writer = audit.AuditWriter(str(tmp_path / "u.jsonl"), "run-7")
+    with pytest.raises(audit.AuditError, match="must be signed"):
+        writer.checkpoint("gates")
+    with pytest.raises(audit.AuditError, match="reserved"):
+        writer.append("gate_result", seq=5)
+    with pytest.raises(audit.AuditError, match="unknown audit event type"):
+        writer.append("coffee_break")
+
+
+def test_command_line_exit_codes(tmp_path):
+    write_run(tmp_path / "audit.jsonl")
+    public = tmp_path / "key.pub"
+    public.write_bytes(KEY.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    tool = [sys.executable, str(TOOL)]
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(TOOL.parents[1] / ".collections")}
+    good = subprocess.run(tool + [str(tmp_path / "audit.jsonl"), "--public-key", str(public)], capture_output=True, check=False, env=env)
+    assert good.returncode == 0 and json.loads(good.stdout)["ok"] is True
+    (tmp_path / "cut.jsonl").write_bytes(b"".join((tmp_path / "audit.jsonl").read_bytes().splitlines(keepends=True)[:3]))
+    cut = subprocess.run(tool + [str(tmp_path / "cut.jsonl"), "--public-key", str(public)], capture_output=True, check=False, env=env)
+    assert cut.returncode == 1 and "no terminal seal" in json.loads(cut.stdout)["first_bad"]["problem"]
