@@ -57,6 +57,15 @@ class AuditError(Exception):
     pass
 
 
+def missing_library():
+    """Name of a required library that is not installed, or None."""
+    if rfc8785 is None:
+        return "rfc8785"
+    if Ed25519PrivateKey is None:
+        return "cryptography"
+    return None
+
+
 def canonical(record):
     if rfc8785 is None:
         raise AuditError("the Python library rfc8785 is required on the controller")

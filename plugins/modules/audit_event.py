@@ -106,10 +106,8 @@ def main():
         },
         supports_check_mode=True,
     )
-    if audit.rfc8785 is None:
-        module.fail_json(msg=missing_required_lib("rfc8785"))
-    if audit.Ed25519PrivateKey is None:
-        module.fail_json(msg=missing_required_lib("cryptography"))
+    if audit.missing_library():
+        module.fail_json(msg=missing_required_lib(audit.missing_library()))
     p = module.params
     fields = dict(p["fields"])
     if module.check_mode:

@@ -93,10 +93,8 @@ def main():
         },
         supports_check_mode=True,
     )
-    if audit.rfc8785 is None:
-        module.fail_json(msg=missing_required_lib("rfc8785"))
-    if audit.Ed25519PublicKey is None:
-        module.fail_json(msg=missing_required_lib("cryptography"))
+    if audit.missing_library():
+        module.fail_json(msg=missing_required_lib(audit.missing_library()))
     try:
         keys = audit.load_public_keys(module.params["public_keys"])
         report = audit.verify_file(module.params["path"], keys, module.params["run_id"])

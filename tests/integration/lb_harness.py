@@ -55,7 +55,21 @@ class AppServer:
         self.server.server_close()
 
 
-class HAProxyUnderTest:
+class LoadBalancerUnderTest:
+    """A load-balancer process (`process`) in front of AppServers (`apps`)."""
+
+    process = None
+    apps = {}
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        for app in self.apps.values():
+            app.stop()
+
+
+class HAProxyUnderTest(LoadBalancerUnderTest):
     """HAProxy in master-worker mode (as under systemd) with one backend `app` whose servers
     are named `<color>_<n>`, an admin stats socket and a server-state file."""
 
@@ -125,13 +139,6 @@ class HAProxyUnderTest:
         """{server: (weight, admin_flags)} straight from `show servers state`."""
         rows = self.cli("show servers state app").splitlines()[2:]
         return {r.split()[3]: (int(r.split()[7]), int(r.split()[6])) for r in rows if r.strip()}
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        for app in self.apps.values():
-            app.stop()
 
 
 class SocketRelay:
@@ -205,7 +212,7 @@ def run_module(module, args, check=False, diff=False):
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-class NginxUnderTest:
+class NginxUnderTest(LoadBalancerUnderTest):
     """A real NGINX on a loopback port with the same layout the nginx role renders: nginx.conf
     including its parts by relative paths, the weighted upstream include owned by
     nginx_upstream, and the loopback-only generation location."""
@@ -279,10 +286,3 @@ class NginxUnderTest:
 
         wait_until(listening, 15, "NGINX to listen")
         return self
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        for app in self.apps.values():
-            app.stop()
