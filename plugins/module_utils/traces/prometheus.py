@@ -37,6 +37,13 @@ def label_value(value):
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def excluded_operations(label, names):
+    """Matcher that leaves the operations `names` out, compared without case (as TraceQuery
+    keeps them lowercased)."""
+    excluded = "|".join(RE2_SPECIAL.sub(r"\\\1", name) for name in sorted(names))
+    return f"{label}!~{label_value('(?i)' + excluded)}"
+
+
 class PrometheusSpanMetrics(TraceBackend):
     name = "prometheus"
 
@@ -83,8 +90,7 @@ class PrometheusSpanMetrics(TraceBackend):
     def selector(self, query, kind, error=False):
         labels = [f"{self.service_label}={label_value(query.service)}", f'span_kind="SPAN_KIND_{kind.upper()}"']
         if kind == "server" and query.exclude_operations:
-            excluded = "|".join(RE2_SPECIAL.sub(r"\\\1", name) for name in sorted(query.exclude_operations))
-            labels.append(f"{self.family[3]}!~{label_value('(?i)' + excluded)}")
+            labels.append(excluded_operations(self.family[3], query.exclude_operations))
         if query.color:
             labels.append(f"{self.color_label}={label_value(query.color)}")
         if error:
@@ -167,8 +173,7 @@ class PrometheusRedMetrics(PrometheusSpanMetrics):
         if query.color:
             labels.append(f"{self.red['color_label']}={label_value(query.color)}")
         if query.exclude_operations:
-            excluded = "|".join(RE2_SPECIAL.sub(r"\\\1", name) for name in sorted(query.exclude_operations))
-            labels.append(f"{self.red['operation_label']}!~{label_value('(?i)' + excluded)}")
+            labels.append(excluded_operations(self.red['operation_label'], query.exclude_operations))
         if error:
             labels.append(f'{self.red["status_label"]}=~"5.."')
         return "{" + ",".join(labels) + "}"
