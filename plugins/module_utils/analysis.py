@@ -9,8 +9,10 @@ tests at `alpha`: Fisher's exact test on error counts, Mann-Whitney U on latenci
 larger than the practical margin (`max_error_rate_delta`, `max_p95_ratio`), so that a
 harmless difference on a big sample does not roll a release back, and noise on a small one
 does not either. Absolute SLOs fail on their own. Below `min_requests` the verdict is
-`inconclusive`, never a silent pass and never a false fail (the complaint users of
-Flagger and Argo Rollouts make about empty or thin data).
+`inconclusive`, never a silent pass (the complaint users of Flagger and Argo Rollouts make
+about empty or thin data); it can only be `fail` there, from `min_requests_to_fail` on, when
+the exact tests already show a regression beyond the margin: a release that fails one
+request in three should not wait for fifty before it is rolled back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ except ImportError:  # reported by the module through missing_required_lib
 
 DEFAULT_THRESHOLDS = {
     "min_requests": 50,
+    "min_requests_to_fail": 20,
     # Two one-sided tests (errors, latency) share a 1 % false-fail budget (Bonferroni).
     "alpha": 0.005,
     "max_error_rate": None,
@@ -130,6 +133,8 @@ def judge(blue, green, thresholds=None, green_traffic_share=None):
     if green.requests < minimum:
         result.add("sample_size", "inconclusive", f"green served {green.requests} requests in the window, fewer than min_requests {minimum}",
                    green_requests=green.requests, min_requests=minimum)
+        if green.requests >= t["min_requests_to_fail"] and blue.requests >= minimum:
+            _fail_early(result, blue, green, b, g, t)
     else:
         result.add("sample_size", "pass", f"green served {green.requests} requests (min_requests {minimum})",
                    green_requests=green.requests, min_requests=minimum)
@@ -184,6 +189,17 @@ def _compare(result, blue, green, b, g, t):
         result.add(f"dependency:{name}", "fail" if failed else "pass",
                    f"calls from green to {name} fail at {errors / requests:.4f} vs {base_errors / base_requests:.4f} from blue "
                    f"(Fisher p={p_dep:.3g})", green=errors / requests, blue=base_errors / base_requests, p_value=p_dep)
+
+
+def _fail_early(result, blue, green, b, g, t):
+    """Both tests are exact at any sample size, so a regression they already show on thin
+    data is a failure; what they do not show yet stays inconclusive."""
+    thin = Judgement()
+    _compare(thin, blue, green, b, g, t)
+    for check in thin.checks:
+        if check["outcome"] == "fail":
+            check["reason"] += f" on {green.requests} requests, already significant"
+            result.checks.append(check)
 
 
 def _blind_spot(result, blue, green, expected_share, t, minimum):

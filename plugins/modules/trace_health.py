@@ -20,8 +20,11 @@ description:
     test on errors, Mann-Whitney U on latencies, at O(thresholds.alpha)) and larger than the
     practical margin (O(thresholds.max_error_rate_delta), O(thresholds.max_p95_ratio)).
     Absolute SLOs (O(thresholds.max_error_rate), O(thresholds.max_p95_ms)) fail on their own.
-  - Below O(thresholds.min_requests) the verdict is V(inconclusive), never a silent pass
-    and never a false fail.
+  - Below O(thresholds.min_requests) the verdict is V(inconclusive), never a silent pass;
+    it is V(fail) there only when the exact tests already show a regression beyond the
+    margin (see O(thresholds.min_requests_to_fail)).
+  - With O(bake), the gate looks every O(interval) seconds and ends at the first V(fail),
+    so a broken release is rolled back within seconds of its first errors.
   - A backend that cannot be reached, answers an error or answers something unreadable
     gives V(fail) with the reason. The gate fails closed.
   - With O(candidate_traffic_share), the blind-spot check fails a candidate that has far
@@ -60,8 +63,39 @@ options:
     type: float
     default: 60
   end:
-    description: End of the window, epoch seconds. Defaults to now.
+    description:
+      - End of the window, epoch seconds, for one look at the past. Unset, the window ends
+        now (and at every later look of O(bake) and O(hold)).
     type: float
+  since:
+    description:
+      - Epoch seconds before which the candidate's window never starts, for example the
+        moment it first received traffic, so that an earlier release of the same color is
+        not judged.
+    type: float
+  baseline_end:
+    description:
+      - End of the baseline's window, epoch seconds, when the baseline no longer serves
+        (the watch after a full switch compares against the baseline's last minutes).
+    type: float
+  bake:
+    description:
+      - Seconds to keep judging, one look every O(interval). The first V(fail) ends the
+        task at once; otherwise the verdict is the one at the end of the bake.
+      - Looks before the end use a tenth of O(thresholds.alpha), so looking often does not
+        raise the false-fail rate. V(0) is a single look.
+    type: float
+    default: 0
+  interval:
+    description: Seconds between looks.
+    type: float
+    default: 5
+  hold:
+    description:
+      - Seconds to go on looking after the bake while the verdict is V(inconclusive). The
+        verdict is V(inconclusive) if it still is then.
+    type: float
+    default: 0
   limit:
     description: Traces per search; a full answer is searched again in halves of the window.
     type: int
@@ -81,6 +115,13 @@ options:
         description: Requests the candidate must have served (and the baseline, for the comparisons).
         type: int
         default: 50
+      min_requests_to_fail:
+        description:
+          - Below O(thresholds.min_requests) the verdict is V(inconclusive) unless, from this
+            many candidate requests on, the exact tests already show a regression beyond the
+            margin; then it is V(fail).
+        type: int
+        default: 20
       alpha:
         description:
           - Significance level of each one-sided test. The error and latency tests share a
@@ -115,6 +156,18 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Bake a traffic step for two minutes, looking every five seconds
+  tracegate.bluegreen.trace_health:
+    backend: jaeger
+    url: http://jaeger-query.internal:16686
+    service: checkout
+    window: 120
+    since: "{{ shift_started_at }}"
+    bake: 120
+    interval: 5
+    hold: 60
+  register: step_gate
+
 - name: Judge green against blue over the last two minutes
   tracegate.bluegreen.trace_health:
     backend: tempo
@@ -163,18 +216,22 @@ queries:
   type: list
   elements: dict
 window:
-  description: The window judged, epoch seconds.
+  description: The windows of the deciding look, epoch seconds (the candidate's and the baseline's).
   returned: always
   type: dict
-  sample: {"start": 1764072000.0, "end": 1764072060.0}
+  sample: {"start": 1764072000.0, "end": 1764072060.0, "baseline_start": 1764072000.0, "baseline_end": 1764072060.0}
+looks:
+  description: Every look, with its time, verdict, reasons and per-color requests, errors, error rate and p95.
+  returned: always
+  type: list
+  elements: dict
 """
 
-import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysis
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysis, gate
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backends import (
     BACKEND_ARGUMENT_SPEC,
     backend_from_params,
@@ -184,7 +241,7 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model i
 
 # The judge's defaults are the one source of these values.
 THRESHOLD_OPTIONS = {
-    key: {"type": "int" if key == "min_requests" else "float", "default": default}
+    key: {"type": "int" if key.startswith("min_requests") else "float", "default": default}
     for key, default in analysis.DEFAULT_THRESHOLDS.items()
 }
 
@@ -198,11 +255,17 @@ def main():
             candidate_color={"type": "str", "default": "green", "choices": ["blue", "green"]},
             window={"type": "float", "default": 60.0},
             end={"type": "float"},
+            since={"type": "float"},
+            baseline_end={"type": "float"},
+            bake={"type": "float", "default": 0.0},
+            interval={"type": "float", "default": 5.0},
+            hold={"type": "float", "default": 0.0},
             limit={"type": "int", "default": 1000},
             exclude_operations={"type": "list", "elements": "str", "default": []},
             thresholds={"type": "dict", "options": THRESHOLD_OPTIONS},
             candidate_traffic_share={"type": "float"},
         ),
+        mutually_exclusive=[["end", "bake"], ["end", "hold"]],
         supports_check_mode=True,
     )
     if requests is None:
@@ -212,47 +275,41 @@ def main():
     p = module.params
     if p["baseline_color"] == p["candidate_color"]:
         module.fail_json(msg="baseline_color and candidate_color must differ")
-    if p["window"] <= 0:
-        module.fail_json(msg=f"window must be positive, got {p['window']}")
+    for name in ("window", "interval"):
+        if p[name] <= 0:
+            module.fail_json(msg=f"{name} must be positive, got {p[name]}")
+    for name in ("bake", "hold"):
+        if p[name] < 0:
+            module.fail_json(msg=f"{name} must not be negative, got {p[name]}")
     if p["candidate_traffic_share"] is not None and not 0 <= p["candidate_traffic_share"] <= 100:
         module.fail_json(msg=f"candidate_traffic_share must be a percentage, got {p['candidate_traffic_share']}")
-    thresholds = {k: v for k, v in (p["thresholds"] or {}).items() if v is not None}
     try:
-        analysis.check_thresholds(thresholds)
-    except analysis.AnalysisError as exc:
+        settings = gate.GateSettings(
+            p["service"], p["baseline_color"], p["candidate_color"], p["window"], limit=p["limit"],
+            exclude_operations=p["exclude_operations"],
+            thresholds={k: v for k, v in (p["thresholds"] or {}).items() if v is not None},
+            candidate_traffic_share=p["candidate_traffic_share"], since=p["since"], baseline_end=p["baseline_end"],
+        )
+        backend = backend_from_params(p)
+    except (analysis.AnalysisError, BackendError) as exc:
         module.fail_json(msg=str(exc))
 
-    end = p["end"] if p["end"] is not None else time.time()
-    start = end - p["window"]
-    result = {"changed": False, "window": {"start": start, "end": end}}
-    backend = None
     try:
-        backend = backend_from_params(p)
-        samples = {}
-        for color in (p["baseline_color"], p["candidate_color"]):
-            samples[color] = backend.sample(TraceQuery(p["service"], start, end, color=color, limit=p["limit"],
-                                                       exclude_operations=p["exclude_operations"]))
-    except BackendError as exc:
-        reason = f"{p['backend']} at {p['url']}: {exc}"
-        module.exit_json(verdict="fail", reasons=[reason],
-                         checks=[{"check": "backend", "outcome": "fail", "reason": reason}],
-                         queries=backend.queries_made() if backend else [], **result)
-    try:
-        judged = analysis.judge(samples[p["baseline_color"]], samples[p["candidate_color"]], thresholds,
-                                green_traffic_share=p["candidate_traffic_share"])
+        if p["end"] is not None:
+            judged = gate.look(backend, settings, p["end"])
+            judged["looks"] = [gate.summary_of(judged, p["end"], False)]
+        else:
+            judged = gate.watch(backend, settings, bake=p["bake"], interval=p["interval"], hold=p["hold"])
     except (analysis.AnalysisError, ValueError) as exc:
-        module.fail_json(msg=f"analysis failed: {exc}", exception=traceback.format_exc(), **result)
-    colors = {p["baseline_color"]: judged["colors"]["blue"], p["candidate_color"]: judged["colors"]["green"]}
-    module.exit_json(verdict=judged["verdict"], reasons=_named(judged["reasons"], p), checks=judged["checks"],
-                     colors=colors, thresholds=judged["thresholds"], queries=backend.queries_made(), **result)
-
-
-def _named(reasons, p):
-    """The judge speaks of blue (baseline) and green (candidate); say the real colors."""
-    if p["baseline_color"] == "blue":
-        return reasons
-    swap = {"blue": "green", "green": "blue"}
-    return [" ".join(swap.get(word, word) for word in reason.split(" ")) for reason in reasons]
+        module.fail_json(msg=f"analysis failed: {exc}", exception=traceback.format_exc())
+    if judged["verdict"] == "fail" and judged["checks"][0]["check"] == "backend":
+        judged["reasons"] = [f"{p['backend']} at {p['url']}: {reason}" for reason in judged["reasons"]]
+    result = {key: judged[key] for key in ("verdict", "reasons", "checks", "window", "looks") if key in judged}
+    result.update(changed=False, queries=backend.queries_made())
+    for key in ("colors", "thresholds"):
+        if key in judged:
+            result[key] = judged[key]
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -89,3 +89,15 @@ def test_traced_share_matching_traffic_passes():
 def test_bad_thresholds_are_named(thresholds, message):
     with pytest.raises(analysis.AnalysisError, match=message):
         analysis.check_thresholds(thresholds)
+
+
+def test_thin_but_overwhelming_regression_fails_early():
+    result = analysis.judge(synthetic("blue", 2000, 0.01, 20, 1), synthetic("green", 30, 0.4, 20, 2))
+    assert result["verdict"] == "fail"
+    check = next(c for c in result["checks"] if c["check"] == "error_rate_vs_blue")
+    assert "on 30 requests, already significant" in check["reason"]
+
+
+def test_thin_data_without_a_clear_regression_stays_inconclusive():
+    result = analysis.judge(synthetic("blue", 2000, 0.01, 20, 1), synthetic("green", 30, 0.01, 20, 2))
+    assert result["verdict"] == "inconclusive"
