@@ -52,6 +52,8 @@ options:
   weights:
     description:
       - "Weight (0 to 256) for every server of a color, for example C({blue: 75, green: 25})."
+      - With none of O(weights), O(server_weights), O(states) and O(server_states), the
+        module only reads the servers and the split.
     type: dict
   server_weights:
     description: Weight per server name; wins over O(weights).
@@ -112,6 +114,11 @@ EXAMPLES = r"""
     weights:
       blue: 75
       green: 25
+
+- name: Read which color serves, changing nothing
+  tracegate.bluegreen.haproxy_backend:
+    backend: app
+  register: live
 
 - name: All traffic on green, blue drained and its leftover sessions ended
   tracegate.bluegreen.haproxy_backend:
@@ -202,7 +209,6 @@ def main():
             "state_file": {"type": "path", "default": "/var/lib/haproxy/server-state"},
             "timeout": {"type": "float", "default": 5.0},
         },
-        required_one_of=[["weights", "server_weights", "states", "server_states"]],
         supports_check_mode=True,
     )
     params = module.params

@@ -59,6 +59,8 @@ options:
   weights:
     description:
       - "Weight (0 to 256) for every server of a color, for example C({blue: 75, green: 25})."
+      - With none of O(weights), O(server_weights) and O(servers), the module only reads the
+        include and the generation NGINX serves (RV(served_generation)).
     type: dict
   server_weights:
     description: Weight per server address; wins over O(weights).
@@ -117,6 +119,10 @@ EXAMPLES = r"""
       blue: 75
       green: 25
 
+- name: Read the split, changing nothing
+  tracegate.bluegreen.nginx_upstream:
+  register: live
+
 - name: Write the first upstream, all on blue, without reloading
   tracegate.bluegreen.nginx_upstream:
     servers:
@@ -155,6 +161,13 @@ split_after:
 generation:
   description: Generation marker of the include now in force.
   returned: always
+  type: str
+  sample: 3f1c2a9b0d4e5f60
+served_generation:
+  description:
+    - The generation NGINX serves, when the module only reads. It differs from RV(generation)
+      when the file holds a split NGINX has not loaded.
+  returned: when nothing is changed or written because no weights and servers were given
   type: str
   sample: 3f1c2a9b0d4e5f60
 """
@@ -214,7 +227,6 @@ def main():
             "generation_url": {"type": "str"},
             "reload_timeout": {"type": "float", "default": 10.0},
         },
-        required_one_of=[["weights", "server_weights"]],
         supports_check_mode=True,
     )
     p = module.params
@@ -227,6 +239,13 @@ def main():
             generation_url=generation_url if p["reload"] else "", reload_timeout=p["reload_timeout"],
         )
         previous_text, before, before_generation = switch.current()
+        if p["weights"] is None and p["server_weights"] is None and p["servers"] is None:
+            if previous_text is None:
+                raise UpstreamError(f"{path} does not exist: nothing to read")
+            served = _fetch(generation_url) if generation_url else None
+            module.exit_json(changed=False, before=[s.as_dict() for s in before], after=[s.as_dict() for s in before],
+                             split_before=traffic_split(before), split_after=traffic_split(before),
+                             generation=before_generation, served_generation=served)
         if previous_text is not None and not p["force"]:
             module.exit_json(changed=False, before=[s.as_dict() for s in before], after=[s.as_dict() for s in before],
                              split_before=traffic_split(before), split_after=traffic_split(before), generation=before_generation)

@@ -1,0 +1,68 @@
+"""The deployment lock on a real directory."""
+import json
+
+import pytest
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.deployment_lock import DeploymentLock, LockError, LockHeld
+
+
+def take(lock, run_id, now=1000.0, **kwargs):
+    return lock.acquire(run_id, {"actor": f"actor-{run_id}", "controller": "ops-1"}, now, "2026-11-25T15:00:00Z",
+                        stale_after=600, **kwargs)
+
+
+def test_first_run_takes_the_lock_and_a_second_is_refused_with_the_holder_named(tmp_path):
+    lock = DeploymentLock(str(tmp_path), "bgdemo")
+    changed, record, broken = take(lock, "run-a")
+    assert changed and broken is None and record["actor"] == "actor-run-a"
+    with pytest.raises(LockHeld) as refused:
+        take(DeploymentLock(str(tmp_path), "bgdemo"), "run-b", now=1010.0)
+    assert "run run-a of actor-run-a on ops-1" in str(refused.value)
+    assert not refused.value.stale
+    assert json.loads((tmp_path / "bgdemo.lock").read_text())["run_id"] == "run-a"
+
+
+def test_the_holder_refreshes_its_heartbeat_without_a_change(tmp_path):
+    lock = DeploymentLock(str(tmp_path), "bgdemo")
+    take(lock, "run-a")
+    changed, record, _broken = take(lock, "run-a", now=1300.0)
+    assert not changed and record["heartbeat_at"] == 1300.0 and record["acquired_at"] == 1000.0
+
+
+def test_a_stale_lock_is_reported_and_only_broken_on_request(tmp_path):
+    lock = DeploymentLock(str(tmp_path), "bgdemo")
+    take(lock, "run-a")
+    with pytest.raises(LockHeld, match="stale .* break_lock=true takes it over") as refused:
+        take(lock, "run-b", now=2000.0)
+    assert refused.value.stale
+    changed, record, broken = take(lock, "run-b", now=2000.0, break_lock=True)
+    assert changed and record["run_id"] == "run-b" and broken["run_id"] == "run-a"
+
+
+def test_check_mode_writes_nothing(tmp_path):
+    lock = DeploymentLock(str(tmp_path), "bgdemo")
+    changed, _record, _broken = take(lock, "run-a", check_mode=True)
+    assert changed and not (tmp_path / "bgdemo.lock").exists()
+
+
+def test_release_only_by_the_holder_unless_forced(tmp_path):
+    lock = DeploymentLock(str(tmp_path), "bgdemo")
+    take(lock, "run-a")
+    with pytest.raises(LockError, match="belongs to run run-a"):
+        lock.release("run-b")
+    changed, removed = lock.release("run-a")
+    assert changed and removed["run_id"] == "run-a"
+    assert not (tmp_path / "bgdemo.lock").exists()
+    assert lock.release("run-a") == (False, None)
+
+
+def test_an_unreadable_lock_file_still_refuses(tmp_path):
+    (tmp_path / "bgdemo.lock").write_text("{half")
+    with pytest.raises(LockHeld):
+        take(DeploymentLock(str(tmp_path), "bgdemo"), "run-b")
+
+
+@pytest.mark.parametrize("service", ["", "../etc", "a b", "x;y"])
+def test_bad_service_names_are_refused(tmp_path, service):
+    with pytest.raises(LockError, match="service"):
+        DeploymentLock(str(tmp_path), service)
