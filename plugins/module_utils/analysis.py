@@ -105,7 +105,9 @@ class Judgement:
         return "pass"
 
     def reasons(self):
-        return [c["reason"] for c in self.checks if c["outcome"] != "pass"] or [c["reason"] for c in self.checks]
+        """Failures first, then what was inconclusive; every check when all passed."""
+        return ([c["reason"] for c in self.checks if c["outcome"] == "fail"]
+                + [c["reason"] for c in self.checks if c["outcome"] == "inconclusive"]) or [c["reason"] for c in self.checks]
 
 
 def error_rate_test(blue_errors, blue_requests, green_errors, green_requests):

@@ -46,8 +46,13 @@ def look(backend, settings, end, interim=False):
     start = end - settings.window
     if settings.since is not None:
         start = max(start, float(settings.since))
-    baseline_end = end if settings.baseline_end is None else min(end, float(settings.baseline_end))
-    baseline_start = baseline_end - settings.window
+    # Both colors are judged over the same window (so the traced-share check compares like
+    # with like), unless the baseline stopped serving: then over its last window before that.
+    if settings.baseline_end is None:
+        baseline_start, baseline_end = start, end
+    else:
+        baseline_end = min(end, float(settings.baseline_end))
+        baseline_start = baseline_end - settings.window
     window = {"start": start, "end": end, "baseline_start": baseline_start, "baseline_end": baseline_end}
     if end - start < 1:
         reason = f"the window since {settings.since} is shorter than a second: nothing to judge yet"

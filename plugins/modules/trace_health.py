@@ -69,9 +69,9 @@ options:
     type: float
   since:
     description:
-      - Epoch seconds before which the candidate's window never starts, for example the
-        moment it first received traffic, so that an earlier release of the same color is
-        not judged.
+      - Epoch seconds before which the window never starts, for example the moment the
+        current traffic step began, so that an earlier step or an earlier release of the same
+        color is not judged. Both colors are judged over the same window.
     type: float
   baseline_end:
     description:

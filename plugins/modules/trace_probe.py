@@ -100,8 +100,10 @@ wrong:
 """
 
 import time
+from urllib.error import HTTPError
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import send_probes, wait_for_traces
@@ -136,7 +138,12 @@ def main():
         module.fail_json(msg="count must be at least 1 and urls must not be empty")
 
     def send(url, headers):
-        response = open_url(url, headers=headers, timeout=p["request_timeout"], validate_certs=p["validate_certs"])
+        # An error answer is still an answer: the probe asks whether it was traced, not
+        # whether it succeeded (the health gates judge that).
+        try:
+            response = open_url(url, headers=headers, timeout=p["request_timeout"], validate_certs=p["validate_certs"])
+        except HTTPError as exc:
+            return exc.code, {k.lower(): v for k, v in exc.headers.items()}
         return response.status, {k.lower(): v for k, v in response.headers.items()}
 
     try:
@@ -148,11 +155,15 @@ def main():
                               time.monotonic() + p["deadline"], p["poll_interval"])
     for probe in probes:
         probe["problem"] = outcome.get(probe["trace_id"])
-    missing = sorted(t for t, problem in outcome.items() if problem and problem.startswith(("no server span", "not found", "backend error", "the request")))
-    wrong = {t: problem for t, problem in outcome.items() if problem and t not in missing}
-    result = {"changed": False, "probes": probes, "missing": missing, "wrong": wrong}
-    if missing or wrong:
+    unanswered = sorted(t for t, problem in outcome.items() if problem and problem.startswith("the request"))
+    missing = sorted(t for t, problem in outcome.items() if problem and problem.startswith(("no server span", "not found", "backend error")))
+    wrong = {t: problem for t, problem in outcome.items() if problem and t not in missing and t not in unanswered}
+    result = {"changed": False, "probes": probes, "missing": missing + unanswered, "wrong": wrong}
+    if missing or wrong or unanswered:
         parts = []
+        if unanswered:
+            parts.append(f"{len(unanswered)} of {len(probes)} probes got no answer: "
+                         + "; ".join(f"{t}: {outcome[t]}" for t in unanswered))
         if missing:
             parts.append(f"{len(missing)} of {len(probes)} probe traces not found in {p['backend']} within {p['deadline']:g}s: "
                          + ", ".join(missing))

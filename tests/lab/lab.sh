@@ -48,9 +48,11 @@ wait_running() {
 write_inventory() {
   local release_json="$1"
   mkdir -p "$STATE"
-  python3 - "$release_json" "$STATE/inventory.yml" "$HAPROXY_PORT" "$NGINX_PORT" <<'PY'
+  make_audit_key "$STATE/audit"
+  python3 - "$release_json" "$STATE/inventory.yml" "$HAPROXY_PORT" "$NGINX_PORT" "$STATE/audit" <<'PY'
 import json, sys
 release, out, haproxy_port, nginx_port = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+audit_dir = sys.argv[5]
 # The lab trace store is a stand-in for these backends; its ports are published on loopback.
 text = f"""# Written by tests/lab/lab.sh up: the embedded lab's inventory.
 all:
@@ -63,6 +65,16 @@ all:
       artifact: "{release['path']}"
       sha256: "{release['sha256']}"
     bluegreen_otlp_endpoint: "http://trace-store:4318"
+    # Spans reach the lab trace store within a second, so a gate sees errors quickly.
+    bluegreen_trace_export_delay_ms: 1000
+    # The cutover's gates read the lab trace store through its Jaeger query API (a stand-in).
+    bluegreen_trace_backend:
+      backend: jaeger
+      url: "http://127.0.0.1:16686"
+    # /stock is the demo app's own dependency, called from /api/quote: not user traffic.
+    bluegreen_exclude_operations: ["GET /healthz", "GET /metrics", "GET /stock"]
+    bluegreen_audit_dir: "{audit_dir}"
+    bluegreen_audit_signing_key: "{audit_dir}/signing.key"
     lab_trace_backends:
       jaeger: "http://127.0.0.1:16686"
       jaeger_v3: "http://127.0.0.1:16686"
@@ -96,6 +108,16 @@ all:
 with open(out, "w", encoding="utf-8") as f:
     f.write(text)
 PY
+}
+
+# The lab's audit signing key (Ed25519); production keys come from a file or an AWX credential.
+make_audit_key() {
+  local dir="$1"
+  mkdir -p "$dir" && chmod 700 "$dir"
+  if [ ! -f "$dir/signing.key" ]; then
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/signing.key")
+    openssl pkey -in "$dir/signing.key" -pubout -out "$dir/signing.pub"
+  fi
 }
 
 up() {

@@ -21,7 +21,7 @@ import urllib.parse
 
 class LoadGenerator:
     def __init__(self, url, keepalive_clients=4, new_connection_clients=2, max_requests=20000, max_seconds=120.0,
-                 timeout=5.0):
+                 timeout=5.0, rate=None):
         parsed = urllib.parse.urlsplit(url)
         if parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"load goes to loopback only, not {parsed.hostname}")
@@ -31,11 +31,17 @@ class LoadGenerator:
         self.max_requests = max_requests
         self.max_seconds = max_seconds
         self.timeout = timeout
+        # Requests per second over all clients; None sends as fast as the clients can.
+        self.rate = rate
         self.lock = threading.Lock()
         self.sent = 0
         self.counts = collections.Counter()
         self.colors = collections.Counter()
         self.error_kinds = collections.Counter()
+        # Wall-clock times of the first and last response per (color, bucket), to line the
+        # load up with the audit log (when green's first error came, when its last answer did).
+        self.first_seen = {}
+        self.last_seen = {}
         self.stop_event = threading.Event()
         self.threads = []
         self.started = None
@@ -46,13 +52,21 @@ class LoadGenerator:
             if self.stop_event.is_set() or self.sent >= self.max_requests or time.monotonic() - self.started > self.max_seconds:
                 return False
             self.sent += 1
-            return True
+            due = self.started + (self.sent - 1) / self.rate if self.rate else 0.0
+        # Pacing, not synchronisation: the request's slot in a steady rate.
+        delay = due - time.monotonic()
+        if delay > 0:
+            self.stop_event.wait(delay)
+        return not self.stop_event.is_set()
 
     def _record(self, bucket, color=None, error=None):
+        now = time.time()
         with self.lock:
             self.counts[bucket] += 1
             if color:
                 self.colors[color] += 1
+                self.first_seen.setdefault((color, bucket), now)
+                self.last_seen[(color, bucket)] = now
             if error:
                 self.error_kinds[error] += 1
 
@@ -145,4 +159,6 @@ class LoadGenerator:
                 "by_color": dict(self.colors),
                 "error_kinds": dict(self.error_kinds),
                 "seconds": round(self.elapsed or time.monotonic() - self.started, 2),
+                "first_seen": {f"{color}/{bucket}": at for (color, bucket), at in self.first_seen.items()},
+                "last_seen": {f"{color}/{bucket}": at for (color, bucket), at in self.last_seen.items()},
             }

@@ -6,6 +6,9 @@ The tarball is byte-for-byte reproducible (sorted entries, fixed mtimes and owne
 without a timestamp), so rebuilding a version gives the same checksum and a provisioning
 run stays idempotent.
 
+`--defect` builds a release with a built-in fault (a higher error rate, tracing switched off,
+added latency) that no configuration of the host can mend: what a real bad release is like.
+
 Prints one JSON line: {"version", "path", "sha256", "built"}.
 """
 import argparse
@@ -55,8 +58,10 @@ def _add(tar, name, data, mode=0o644):
     tar.addfile(info, io.BytesIO(data))
 
 
-def artifact_bytes(version, wheels):
+def artifact_bytes(version, wheels, defects=None):
     members = {"VERSION": (version + "\n").encode(), "requirements.txt": (HERE / "requirements.txt").read_bytes()}
+    if defects:
+        members["DEFECTS"] = (json.dumps(defects, sort_keys=True) + "\n").encode()
     for source in sorted((HERE / "bgdemo").glob("*.py")):
         members[f"bgdemo/{source.name}"] = source.read_bytes()
     for wheel in sorted(wheels.glob("*.whl")):
@@ -73,12 +78,21 @@ def main(argv=None):
     parser.add_argument("--version", required=True)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--wheel-cache", type=Path, default=None)
+    parser.add_argument("--defect", action="append", default=[], metavar="NAME=VALUE",
+                        help="build a deliberately broken release for the demo and tests: error_rate=0.3, tracing=off, "
+                             "added_latency_ms=200")
     args = parser.parse_args(argv)
     if not VERSION_PATTERN.match(args.version):
         parser.error(f"--version {args.version!r} is not a release version like 1.2.3")
+    defects = {}
+    for item in args.defect:
+        name, _sep, value = item.partition("=")
+        if name not in ("error_rate", "tracing", "added_latency_ms") or not value:
+            parser.error(f"--defect {item!r}: expected error_rate=<fraction>, tracing=off or added_latency_ms=<ms>")
+        defects[name] = value
     wheels = args.wheel_cache or args.out / "wheels"
     download_wheels(HERE / "requirements.txt", wheels)
-    data = artifact_bytes(args.version, wheels)
+    data = artifact_bytes(args.version, wheels, defects)
     digest = hashlib.sha256(data).hexdigest()
     path = args.out / f"bgdemo-{args.version}.tar.gz"
     built = not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest

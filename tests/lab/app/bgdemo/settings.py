@@ -1,5 +1,6 @@
 """Runtime settings of the demo app, read once from the environment (the systemd EnvironmentFile)."""
 import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -54,6 +55,16 @@ class Settings:
         if version_file is None:
             version_file = Path(__file__).resolve().parent.parent / "VERSION"
         version = Path(version_file).read_text(encoding="utf-8").strip()
+        # A release built with defects (build_artifact.py --defect) carries them in the code:
+        # configuration can make it worse, never better.
+        defects_file = Path(version_file).parent / "DEFECTS"
+        defects = json.loads(defects_file.read_text(encoding="utf-8")) if defects_file.exists() else {}
+        env = dict(env)
+        for name, variable in (("error_rate", "BG_ERROR_RATE"), ("added_latency_ms", "BG_ADDED_LATENCY_MS")):
+            if name in defects:
+                env[variable] = str(max(float(defects[name]), float(env.get(variable) or 0)))
+        if "tracing" in defects:
+            env["BG_TRACING"] = defects["tracing"]
         return cls(
             service_name=env.get("BG_SERVICE_NAME", "bgdemo"),
             version=version,

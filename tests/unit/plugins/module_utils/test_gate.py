@@ -91,6 +91,13 @@ def test_held_inconclusive_that_gathers_traffic_passes():
     assert result["verdict"] == "pass" and len(result["looks"]) == 4
 
 
+def test_both_colors_share_the_window_bounded_by_since():
+    backend = ScriptedBackend([((2000, 20), (400, 4))])
+    gate.look(backend, settings(since=980.0), 1000.0)
+    blue, green = backend.queries
+    assert (blue.start, blue.end) == (green.start, green.end) == (980.0, 1000.0)
+
+
 def test_since_and_baseline_end_bound_the_windows():
     backend = ScriptedBackend([((2000, 20), (400, 4))])
     result = gate.look(backend, settings(since=980.0, baseline_end=990.0), 1000.0)

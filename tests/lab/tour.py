@@ -1,0 +1,154 @@
+"""Runs the cutover playbooks against the lab under bounded live load: the `make demo` tour,
+and the helpers the cutover scenario and `make bench-cutover` share.
+
+Releases are built by build_artifact.py, optionally with a built-in defect; the playbooks
+run as a user would run them (`ansible-playbook`), their progress lines are echoed, and the
+load clients count every response through both load balancers.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+
+from loadgen import LoadGenerator  # noqa: E402
+
+MSG_LINE = re.compile(r'^\s*"msg": "(.*)",?$')
+
+
+def build_release(version, defects=(), cache=ROOT / ".cache"):
+    """Builds bgdemo-<version> (with `defects`, e.g. ["error_rate=0.3"]) and returns the
+    bluegreen_release mapping."""
+    command = [sys.executable, str(HERE / "app" / "build_artifact.py"), "--version", version,
+               "--out", str(cache / "artifacts"), "--wheel-cache", str(cache / "wheels")]
+    for defect in defects:
+        command += ["--defect", defect]
+    built = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    return {"version": built["version"], "artifact": built["path"], "sha256": built["sha256"]}
+
+
+def run_playbook(playbook, inventory, extra_vars, echo=True, log=None, start_new_session=False, on_start=None):
+    """Runs a collection playbook; echoes its progress lines (the `msg` of debug tasks).
+    Returns (exit code, every msg line, seconds)."""
+    command = ["ansible-playbook", "-i", str(inventory), f"tracegate.bluegreen.{playbook}", "-e", json.dumps(extra_vars)]
+    started = time.monotonic()
+    # One JSON line per debug message makes the progress lines easy to pick out.
+    env = dict(os.environ, ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                               start_new_session=start_new_session, env=env)
+    if on_start:
+        on_start(process)
+    lines = []
+    for line in process.stdout:
+        if log:
+            log.write(line)
+        match = MSG_LINE.match(line)
+        if match:
+            text = json.loads(f'"{match.group(1)}"')
+            lines.append(text)
+            if echo:
+                print(f"    {text}", flush=True)
+    return process.wait(), lines, time.monotonic() - started
+
+
+class LabLoad:
+    """Bounded keep-alive and new-connection load through every load balancer of the lab."""
+
+    def __init__(self, urls, path="/api/quote", keepalive_clients=2, new_connection_clients=1, max_seconds=600,
+                 max_requests=200000, rate=80):
+        self.generators = {url: LoadGenerator(url.rstrip("/") + path, keepalive_clients=keepalive_clients,
+                                              new_connection_clients=new_connection_clients, max_requests=max_requests,
+                                              max_seconds=max_seconds, rate=rate) for url in urls}
+
+    def __enter__(self):
+        for generator in self.generators.values():
+            generator.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.reports = {url: generator.stop() for url, generator in self.generators.items()}
+
+    def totals(self):
+        totals = {"requests": 0, "ok": 0, "non_2xx": 0, "errors": 0, "by_color": {}}
+        for report in self.reports.values():
+            for key in ("requests", "ok", "non_2xx", "errors"):
+                totals[key] += report[key]
+            for color, count in report["by_color"].items():
+                totals["by_color"][color] = totals["by_color"].get(color, 0) + count
+        return totals
+
+
+def lab_urls(inventory):
+    text = Path(inventory).read_text(encoding="utf-8")
+    return re.findall(r'bluegreen_lb_url: "([^"]+)"', text)
+
+
+def live_color(inventory):
+    """The color both load balancers send all traffic to, asked from them through the modules."""
+    result = subprocess.run(
+        ["ansible", "-i", str(inventory), "bluegreen_lb", "-m", "tracegate.bluegreen.haproxy_backend", "-a", "backend=app",
+         "-l", "lb-haproxy", "-o"], capture_output=True, text=True, cwd=ROOT)
+    colors = re.findall(r'"colors": \{"blue": ([0-9.]+), "green": ([0-9.]+)\}', result.stdout)
+    if not colors:
+        return None
+    blue, green = (float(v) for v in colors[-1])
+    return "blue" if blue == 100 else "green" if green == 100 else f"split blue {blue} / green {green}"
+
+
+TIMING = {"bluegreen_bake_seconds": 10, "bluegreen_analysis_interval": 5, "bluegreen_hold_seconds": 20,
+          "bluegreen_watch_seconds": 15, "bluegreen_analysis_window": 30}
+
+
+def tour(inventory):
+    urls = lab_urls(inventory)
+    cases = [
+        ("healthy release", "1.1.0", [], "succeeded"),
+        ("error-rate fault (30 % of requests fail)", "1.2.0-faulty", ["error_rate=0.3"], "rolled back"),
+        ("tracing switched off", "1.3.0-untraced", ["tracing=off"], "stopped before traffic"),
+    ]
+    rows = []
+    for title, version, defects, expected in cases:
+        print(f"\n== Cutover of {version}: {title}; expected: {expected}", flush=True)
+        release = build_release(version, defects)
+        with LabLoad(urls) as load:
+            code, _lines, seconds = run_playbook("cutover", inventory, dict(TIMING, bluegreen_release=release,
+                                                                              bluegreen_change_ticket="CHG-DEMO"))
+        totals = load.totals()
+        rows.append((version, title, "ok" if code == 0 else f"exit {code}", live_color(inventory), totals, seconds))
+    print("\n== Summary (load through HAProxy and NGINX during each run)")
+    print(f"{'release':<16} {'case':<42} {'playbook':<9} {'live after':<10} {'requests':>8} {'LB failed':>9} "
+          f"{'app 5xx':>7} {'blue':>6} {'green':>6} {'seconds':>7}")
+    for version, title, status, live, totals, seconds in rows:
+        print(f"{version:<16} {title:<42} {status:<9} {str(live):<10} {totals['requests']:>8} {totals['errors']:>9} "
+              f"{totals['non_2xx']:>7} {totals['by_color'].get('blue', 0):>6} {totals['by_color'].get('green', 0):>6} "
+              f"{seconds:>7.0f}")
+    audit_dir = Path(inventory).parent / "audit"
+    print(f"\nAudit logs in {audit_dir}; each verified:")
+    for log in sorted(audit_dir.glob("*.jsonl"), key=os.path.getmtime)[-len(cases):]:
+        verified = subprocess.run([sys.executable, str(ROOT / "tools" / "audit_verify.py"), str(log),
+                                   "--public-key", str(audit_dir / "signing.pub")], capture_output=True, text=True)
+        report = json.loads(verified.stdout)
+        last = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
+        print(f"  {log.name}: {'valid' if verified.returncode == 0 else 'INVALID'}, {report.get('records')} records, "
+              f"sealed with outcome {last.get('outcome')!r}")
+    failed = [row for row, case in zip(rows, cases) if (row[2] == "ok") != (case[3] == "succeeded")]
+    return 1 if failed else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inventory", default=str(ROOT / ".lab" / "inventory.yml"))
+    args = parser.parse_args()
+    sys.exit(tour(args.inventory))
+
+
+if __name__ == "__main__":
+    main()
