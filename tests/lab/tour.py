@@ -76,6 +76,14 @@ class LabLoad:
     def __exit__(self, *exc):
         self.reports = {url: generator.stop() for url, generator in self.generators.items()}
 
+    def totals_now(self):
+        """Responses per color so far, while the load runs."""
+        colors = {}
+        for generator in self.generators.values():
+            for color, count in generator.snapshot()[1].items():
+                colors[color] = colors.get(color, 0) + count
+        return colors
+
     def totals(self):
         totals = {"requests": 0, "ok": 0, "non_2xx": 0, "errors": 0, "by_color": {}}
         for report in self.reports.values():

@@ -1,0 +1,171 @@
+"""The cutover playbooks on a real lab under bounded load through both load balancers.
+
+The cases run in file order and each starts from the state the previous one left: a
+healthy cutover to green (with a second cutover refused while it runs), then releases for
+blue that must not go live (an error-rate fault, tracing off, a host that dies during the
+shift), then a run killed mid-shift and run again, which must finish on one color.
+"""
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import testinfra
+
+ROOT = Path(__file__).resolve().parents[4]
+sys.path.insert(0, str(ROOT / "tests" / "lab"))
+
+from tour import LabLoad, build_release, run_playbook  # noqa: E402
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+LB_URLS = ["http://127.0.0.1:38080", "http://127.0.0.1:38081"]
+LOCK_FILE = "/var/lib/tracegate-bluegreen/bgdemo.lock"
+TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 12,
+          "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15}
+
+
+@pytest.fixture(scope="module")
+def audit(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("audit")
+    key = directory / "signing.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    key.chmod(0o600)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(directory / "signing.pub")], check=True)
+    return {"bluegreen_audit_dir": str(directory), "bluegreen_audit_signing_key": str(key)}
+
+
+def cutover_vars(audit, release, **extra):
+    return dict(TIMING, **audit, bluegreen_release=release, **extra)
+
+
+def served_colors(requests_per_lb=60):
+    """Colors that answer new requests through each load balancer now."""
+    colors = {}
+    for url in LB_URLS:
+        with LabLoad([url], keepalive_clients=1, new_connection_clients=1, max_requests=requests_per_lb, rate=None) as load:
+            pass
+        colors[url] = load.totals()
+    return colors
+
+
+def audit_logs(audit):
+    return sorted(Path(audit["bluegreen_audit_dir"]).glob("*.jsonl"), key=os.path.getmtime)
+
+
+def verify_log(audit, log):
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "audit_verify.py"), str(log), "--public-key",
+                             str(Path(audit["bluegreen_audit_dir"]) / "signing.pub")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def lb_host():
+    return testinfra.get_host("podman://cut-lb-haproxy")
+
+
+def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_refused(audit):
+    release = build_release("1.1.0")
+    with LabLoad(LB_URLS, rate=60) as load:
+        outcome = {}
+
+        def run_first():
+            outcome["first"] = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
+
+        thread = threading.Thread(target=run_first)
+        thread.start()
+        deadline = time.monotonic() + 120
+        while not lb_host().file(LOCK_FILE).exists:
+            assert time.monotonic() < deadline, "the first cutover never took the lock"
+            time.sleep(0.5)
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
+        assert code != 0
+        assert any("is held by run cutover-" in line for line in lines), lines
+        thread.join(timeout=600)
+    code, lines, _seconds = outcome["first"]
+    assert code == 0, lines
+    totals = load.totals()
+    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
+    assert totals["by_color"].get("green", 0) > 0
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {"green"}, (url, seen)
+    outcomes = [verify_log(audit, log)[-1]["outcome"] for log in audit_logs(audit)]
+    assert "succeeded" in outcomes
+    assert any(outcome.startswith("refused: the deployment lock of bgdemo is held by run cutover-") for outcome in outcomes), outcomes
+
+
+def test_error_rate_fault_rolls_back_within_ten_seconds_of_the_verdict(audit):
+    release = build_release("1.2.0-faulty", ["error_rate=0.3"])
+    with LabLoad(LB_URLS, rate=60) as load:
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
+    assert code != 0 and any("rolled_back: all traffic on green" in line for line in lines), lines
+    records = verify_log(audit, audit_logs(audit)[-1])
+    verdict = next(r for r in records if r["type"] == "gate_result" and r.get("gate") == "trace_health" and r["verdict"] == "fail")
+    verdict_at = datetime.datetime.fromisoformat(verdict["ts"].replace("Z", "+00:00")).timestamp()
+    last_blue = max(report["last_seen"].get(key, 0) for report in load.reports.values() for key in ("blue/ok", "blue/non_2xx"))
+    assert last_blue - verdict_at <= 10, (last_blue, verdict_at)
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {"green"}, (url, seen)
+
+
+def test_untraced_release_is_stopped_before_any_user_traffic(audit):
+    release = build_release("1.3.0-untraced", ["tracing=off"])
+    with LabLoad(LB_URLS, rate=60) as load:
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
+    assert code != 0 and any("trace_probe" in line and "fail" in line for line in lines), lines
+    assert load.totals()["by_color"].get("blue", 0) == 0, load.totals()
+    assert verify_log(audit, audit_logs(audit)[-1])[-1]["outcome"] == "stopped_before_traffic"
+
+
+def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit):
+    release = build_release("1.4.0")
+    with LabLoad(LB_URLS, rate=60) as load:
+        process_box = {}
+        result = {}
+        thread = threading.Thread(target=lambda: result.update(run=run_playbook(
+            "cutover", INVENTORY, cutover_vars(audit, release), echo=False, on_start=lambda p: process_box.update(p=p))))
+        thread.start()
+        deadline = time.monotonic() + 180
+        while load.totals_now().get("blue", 0) == 0:
+            assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
+            time.sleep(0.2)
+        subprocess.run(["podman", "stop", "-t", "0", "cut-blue-1"], check=True, capture_output=True)
+        thread.join(timeout=600)
+    try:
+        code, lines, _seconds = result["run"]
+        assert code != 0 and any("rolled_back: all traffic on green" in line for line in lines), lines
+        for url, seen in served_colors().items():
+            assert set(seen["by_color"]) == {"green"} and seen["errors"] == 0, (url, seen)
+    finally:
+        subprocess.run(["podman", "start", "cut-blue-1"], check=True, capture_output=True)
+
+
+def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit):
+    release = build_release("1.5.0")
+    with LabLoad(LB_URLS, rate=60) as load:
+        box = {}
+        thread = threading.Thread(target=lambda: box.update(run=run_playbook(
+            "cutover", INVENTORY, cutover_vars(audit, release), echo=False, start_new_session=True,
+            on_start=lambda p: box.update(p=p))))
+        thread.start()
+        deadline = time.monotonic() + 180
+        while load.totals_now().get("blue", 0) == 0:
+            assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
+            time.sleep(0.2)
+        os.killpg(box["p"].pid, signal.SIGKILL)
+        thread.join(timeout=60)
+        refused, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
+        assert refused != 0 and any("is held by run cutover-" in line for line in lines), lines
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, bluegreen_break_lock=True),
+                                             echo=False)
+    assert code == 0, lines
+    assert any("stopped in phase" in line for line in lines), lines
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {"blue"}, (url, seen)
+    for log in audit_logs(audit)[-2:]:
+        verify_log(audit, log)
