@@ -20,13 +20,13 @@ export CONTAINERS_CONF := $(ROOT)/tests/lab/podman/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
-.PHONY: help demo test bench bench-switch bench-judge bench-audit lint sanity units integration molecule lab-up lab-down \
+.PHONY: help demo test bench bench-switch bench-judge bench-audit bench-cutover lint sanity units integration molecule lab-up lab-down \
         venv host-packages collection artifact lab-image clean
 
 help:
-	@echo "make demo      bring the lab up and show traffic through both load balancers"
+	@echo "make demo      bring the lab up and run three cutovers under live load (healthy, faulty, untraced)"
 	@echo "make test      everything CI checks (lint, sanity, molecule, unit and integration tests)"
-	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit)"
+	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit, bench-cutover)"
 	@echo "other targets: lint sanity units integration molecule lab-up lab-down clean"
 
 # --- installation ---------------------------------------------------------------------------
@@ -97,7 +97,11 @@ integration: collection host-packages
 test: lint sanity molecule host-packages
 	pytest tests/unit tests/integration
 
-bench: bench-switch bench-judge bench-audit
+bench: bench-switch bench-judge bench-audit bench-cutover
+
+# P3 (fault to rollback) and P5 (cutover overhead) on the lab under load.
+bench-cutover: collection host-packages lab-up
+	python3 benchmarks/bench_cutover.py
 
 # Verification of a 100,000-record audit log.
 bench-audit: collection

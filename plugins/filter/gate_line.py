@@ -30,7 +30,7 @@ options:
     type: int
     required: true
   label:
-    description: What the line is about; defaults to C(step <share>%).
+    description: What the line is about, by default the step and its share.
     type: str
 """
 
@@ -42,7 +42,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One line: step, weights, per-color requests, errors and p95, verdict and the first reason.
+  description: "One line: step, weights, per-color requests, errors and p95, verdict and the first reason."
   type: str
 """
 
