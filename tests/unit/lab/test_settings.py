@@ -39,3 +39,10 @@ def test_knobs_are_read(version_file):
 def test_bad_knob_is_named(version_file, env, field):
     with pytest.raises(SettingsError, match=field):
         settings(version_file, **env)
+
+
+def test_release_defects_cannot_be_configured_away(version_file):
+    (version_file.parent / "DEFECTS").write_text('{"error_rate": "0.3", "tracing": "off"}\n')
+    s = settings(version_file, BG_ERROR_RATE="0.0", BG_TRACING="on")
+    assert (s.error_rate, s.tracing) == (0.3, False)
+    assert settings(version_file, BG_ERROR_RATE="0.5").error_rate == 0.5
