@@ -21,7 +21,8 @@ import testinfra
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
-from tour import LabLoad, build_release, run_playbook  # noqa: E402
+from tour import LabLoad, build_release  # noqa: E402
+from tour import run_playbook as run_tour_playbook  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 LB_URLS = ["http://127.0.0.1:38080", "http://127.0.0.1:38081"]
@@ -38,6 +39,19 @@ def audit(tmp_path_factory):
     key.chmod(0o600)
     subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(directory / "signing.pub")], check=True)
     return {"bluegreen_audit_dir": str(directory), "bluegreen_audit_signing_key": str(key)}
+
+
+LOG_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "cutover-runs"
+
+
+def run_playbook(playbook, inventory, extra_vars, **kwargs):
+    """The tour's runner, keeping every run's whole output for the failure message."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    path = LOG_DIR / f"{playbook}-{time.time():.3f}.log"
+    with open(path, "w", encoding="utf-8") as log:
+        code, lines, seconds = run_tour_playbook(playbook, inventory, extra_vars, log=log, **kwargs)
+    lines.append(f"(whole output in {path}): " + path.read_text(encoding="utf-8")[-3000:])
+    return code, lines, seconds
 
 
 def cutover_vars(audit, release, **extra):
