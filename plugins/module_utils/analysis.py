@@ -6,7 +6,8 @@
 
 A regression fails the gate only when it is both statistically significant (one-sided
 tests at `alpha`: Fisher's exact test on error counts, Mann-Whitney U on latencies) and
-larger than the practical margin (`max_error_rate_delta`, `max_p95_ratio`), so that a
+larger than the practical margin (`max_error_rate_delta`; for latency both `max_p95_ratio`
+and `min_p95_delta_ms`), so that a
 harmless difference on a big sample does not roll a release back, and noise on a small one
 does not either. Absolute SLOs fail on their own. Below `min_requests` the verdict is
 `inconclusive`, never a silent pass (the complaint users of Flagger and Argo Rollouts make
@@ -32,6 +33,9 @@ DEFAULT_THRESHOLDS = {
     "max_p95_ms": None,
     "max_error_rate_delta": 0.005,
     "max_p95_ratio": 1.2,
+    # A p95 that grows by less than this is no regression whatever the ratio: 1.9 ms -> 2.4 ms
+    # on a freshly started process is warm-up, not a slower release.
+    "min_p95_delta_ms": 5.0,
     "share_tolerance": 0.5,
 }
 
@@ -176,10 +180,11 @@ def _compare(result, blue, green, b, g, t):
     if green.latencies_ms and blue.latencies_ms:
         p_latency = latency_test(blue.latencies_ms, green.latencies_ms)
         ratio = g["p95_ms"] / b["p95_ms"] if b["p95_ms"] else float("inf")
-        failed = p_latency < t["alpha"] and ratio > t["max_p95_ratio"]
+        delta_ms = g["p95_ms"] - b["p95_ms"]
+        failed = p_latency < t["alpha"] and ratio > t["max_p95_ratio"] and delta_ms > t["min_p95_delta_ms"]
         result.add("latency_vs_blue", "fail" if failed else "pass",
-                   f"green p95 {g['p95_ms']} ms vs blue {b['p95_ms']} ms (ratio {ratio:.2f}, margin {t['max_p95_ratio']}, "
-                   f"Mann-Whitney p={p_latency:.3g}, alpha {t['alpha']})",
+                   f"green p95 {g['p95_ms']} ms vs blue {b['p95_ms']} ms (ratio {ratio:.2f}, margin {t['max_p95_ratio']} "
+                   f"and {t['min_p95_delta_ms']:g} ms, Mann-Whitney p={p_latency:.3g}, alpha {t['alpha']})",
                    green=g["p95_ms"], blue=b["p95_ms"], ratio=round(ratio, 4), p_value=p_latency)
     for name, (requests, errors, _latencies) in sorted(green.dependencies.items()):
         base_requests, base_errors, _base = blue.dependencies.get(name, (0, 0, []))

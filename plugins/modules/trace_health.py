@@ -142,6 +142,12 @@ options:
         description: Largest tolerated ratio of candidate p95 to baseline p95.
         type: float
         default: 1.2
+      min_p95_delta_ms:
+        description:
+          - A candidate p95 that exceeds the baseline's by less than this many milliseconds is
+            no regression, whatever the ratio (warm-up noise on fast services).
+        type: float
+        default: 5
       share_tolerance:
         description: Fraction below O(candidate_traffic_share) the traced share may fall before the blind-spot check fails.
         type: float

@@ -22,6 +22,7 @@ sys.path.insert(0, str(HERE))
 from loadgen import LoadGenerator  # noqa: E402
 
 MSG_LINE = re.compile(r'^\s*"msg": "(.*)",?$')
+FAILED_LINE = re.compile(r"^fatal: \[[^\]]+\]: FAILED! => (\{.*\})$")
 
 
 def build_release(version, defects=(), cache=ROOT / ".cache"):
@@ -52,10 +53,19 @@ def run_playbook(playbook, inventory, extra_vars, echo=True, log=None, start_new
         if log:
             log.write(line)
         match = MSG_LINE.match(line)
+        failed = FAILED_LINE.match(line.rstrip("\n"))
         if match:
             text = json.loads(f'"{match.group(1)}"')
+        elif failed:
+            try:
+                text = "failed: " + str(json.loads(failed.group(1)).get("msg", ""))
+            except ValueError:
+                continue
+        else:
+            continue
+        if text not in lines:
             lines.append(text)
-            if echo:
+            if echo and not failed:
                 print(f"    {text}", flush=True)
     return process.wait(), lines, time.monotonic() - started
 

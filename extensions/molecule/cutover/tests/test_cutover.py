@@ -79,6 +79,18 @@ def verify_log(audit, log):
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
 
 
+def new_color(lines):
+    """The idle color the run deployed to, from its first progress line."""
+    for line in lines:
+        if " is live on " in line and "; deploying " in line:
+            return line.split(" to ")[1].split(" ")[0]
+    raise AssertionError(f"no deployment line in {lines}")
+
+
+def other(color):
+    return "green" if color == "blue" else "blue"
+
+
 def lb_host():
     return testinfra.get_host("podman://cut-lb-haproxy")
 
@@ -117,14 +129,16 @@ def test_error_rate_fault_rolls_back_within_ten_seconds_of_the_verdict(audit):
     release = build_release("1.2.0-faulty", ["error_rate=0.3"])
     with LabLoad(LB_URLS, rate=60) as load:
         code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
-    assert code != 0 and any("rolled_back: all traffic on green" in line for line in lines), lines
+    color = new_color(lines)
+    assert code != 0 and any(f"rolled_back: all traffic on {other(color)}" in line for line in lines), lines
     records = verify_log(audit, audit_logs(audit)[-1])
     verdict = next(r for r in records if r["type"] == "gate_result" and r.get("gate") == "trace_health" and r["verdict"] == "fail")
     verdict_at = datetime.datetime.fromisoformat(verdict["ts"].replace("Z", "+00:00")).timestamp()
-    last_blue = max(report["last_seen"].get(key, 0) for report in load.reports.values() for key in ("blue/ok", "blue/non_2xx"))
-    assert last_blue - verdict_at <= 10, (last_blue, verdict_at)
+    last_answer = max(report["last_seen"].get(f"{color}/{bucket}", 0) for report in load.reports.values()
+                      for bucket in ("ok", "non_2xx"))
+    assert last_answer - verdict_at <= 10, (last_answer, verdict_at)
     for url, seen in served_colors().items():
-        assert set(seen["by_color"]) == {"green"}, (url, seen)
+        assert set(seen["by_color"]) == {other(color)}, (url, seen)
 
 
 def test_untraced_release_is_stopped_before_any_user_traffic(audit):
@@ -132,7 +146,7 @@ def test_untraced_release_is_stopped_before_any_user_traffic(audit):
     with LabLoad(LB_URLS, rate=60) as load:
         code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
     assert code != 0 and any("trace_probe" in line and "fail" in line for line in lines), lines
-    assert load.totals()["by_color"].get("blue", 0) == 0, load.totals()
+    assert load.totals()["by_color"].get(new_color(lines), 0) == 0, load.totals()
     assert verify_log(audit, audit_logs(audit)[-1])[-1]["outcome"] == "stopped_before_traffic"
 
 
@@ -144,19 +158,22 @@ def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(au
         thread = threading.Thread(target=lambda: result.update(run=run_playbook(
             "cutover", INVENTORY, cutover_vars(audit, release), echo=False, on_start=lambda p: process_box.update(p=p))))
         thread.start()
+        live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
+        color, victim = other(live), f"cut-{other(live)}-1"
         deadline = time.monotonic() + 180
-        while load.totals_now().get("blue", 0) == 0:
+        while load.totals_now().get(color, 0) == 0:
             assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
             time.sleep(0.2)
-        subprocess.run(["podman", "stop", "-t", "0", "cut-blue-1"], check=True, capture_output=True)
+        subprocess.run(["podman", "stop", "-t", "0", victim], check=True, capture_output=True)
         thread.join(timeout=600)
     try:
         code, lines, _seconds = result["run"]
-        assert code != 0 and any("rolled_back: all traffic on green" in line for line in lines), lines
+        assert code != 0 and any(f"rolled_back: all traffic on {live}" in line for line in lines), lines
+        assert any(f"{victim} stopped answering" in line or "gate fail" in line for line in lines), lines
         for url, seen in served_colors().items():
-            assert set(seen["by_color"]) == {"green"} and seen["errors"] == 0, (url, seen)
+            assert set(seen["by_color"]) == {live} and seen["errors"] == 0, (url, seen)
     finally:
-        subprocess.run(["podman", "start", "cut-blue-1"], check=True, capture_output=True)
+        subprocess.run(["podman", "start", victim], check=True, capture_output=True)
 
 
 def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit):
@@ -167,8 +184,9 @@ def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit):
             "cutover", INVENTORY, cutover_vars(audit, release), echo=False, start_new_session=True,
             on_start=lambda p: box.update(p=p))))
         thread.start()
+        live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
         deadline = time.monotonic() + 180
-        while load.totals_now().get("blue", 0) == 0:
+        while load.totals_now().get(other(live), 0) == 0:
             assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
             time.sleep(0.2)
         os.killpg(box["p"].pid, signal.SIGKILL)
@@ -180,6 +198,6 @@ def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit):
     assert code == 0, lines
     assert any("stopped in phase" in line for line in lines), lines
     for url, seen in served_colors().items():
-        assert set(seen["by_color"]) == {"blue"}, (url, seen)
+        assert set(seen["by_color"]) == {other(live)}, (url, seen)
     for log in audit_logs(audit)[-2:]:
         verify_log(audit, log)

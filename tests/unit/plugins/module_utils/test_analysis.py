@@ -101,3 +101,11 @@ def test_thin_but_overwhelming_regression_fails_early():
 def test_thin_data_without_a_clear_regression_stays_inconclusive():
     result = analysis.judge(synthetic("blue", 2000, 0.01, 20, 1), synthetic("green", 30, 0.01, 20, 2))
     assert result["verdict"] == "inconclusive"
+
+
+def test_a_slower_p95_by_less_than_the_absolute_margin_passes():
+    # 2 ms -> 2.6 ms: significant and ratio 1.3, but half a millisecond is warm-up, not a regression.
+    result = analysis.judge(synthetic("blue", 2000, 0.0, 2, 1), synthetic("green", 2000, 0.0, 2.6, 2))
+    check = next(c for c in result["checks"] if c["check"] == "latency_vs_blue")
+    assert check["p_value"] < 0.005 and check["ratio"] > 1.2
+    assert check["outcome"] == "pass" and result["verdict"] == "pass"
