@@ -243,7 +243,7 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backend
     backend_from_params,
 )
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError, TraceQuery
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError
 
 # The judge's defaults are the one source of these values.
 THRESHOLD_OPTIONS = {
