@@ -28,7 +28,7 @@ MAX_WEIGHT = 256
 UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 # host, IPv4, or bracketed IPv6, then a port
 ADDRESS = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$")
-SERVER_LINE = re.compile(r"^\s*server\s+(?P<address>\S+)(?P<params>[^;#]*);\s*#\s*color=(?P<color>\w+)\s*$")
+SERVER_LINE = re.compile(r"^\s*(?:#\s*)?server\s+(?P<address>\S+)(?P<params>[^;#]*);\s*#\s*color=(?P<color>\w+)\s*$")
 GENERATION_LINE = re.compile(r'^\s*default\s+"(?P<generation>[0-9a-f]+)";')
 
 
@@ -119,7 +119,9 @@ def generation_of(name, servers):
 
 def render(name, servers, server_params="max_fails=1 fail_timeout=5s", keepalive=32):
     """The include: the upstream, and a map that serves its generation marker. NGINX has no
-    weight 0, so a server without traffic is marked `down`."""
+    weight 0, and resolves every `server` name at load, even a `down` one: a server without
+    traffic is kept as a comment, so that a host that died (and whose name no longer
+    resolves) cannot stop the rollback that takes its traffic away."""
     generation = generation_of(name, servers)
     lines = [
         "# Managed by tracegate.bluegreen (nginx_upstream): the traffic split of this upstream.",
@@ -132,9 +134,9 @@ def render(name, servers, server_params="max_fails=1 fail_timeout=5s", keepalive
     for server in servers:
         if server.weight > 0:
             params = f" weight={server.weight}" + (f" {server_params}" if server_params else "")
+            lines.append(f"    server {server.address}{params};  # color={server.color}")
         else:
-            params = " down"
-        lines.append(f"    server {server.address}{params};  # color={server.color}")
+            lines.append(f"    # server {server.address} down;  # color={server.color}")
     if keepalive:
         lines.append(f"    keepalive {keepalive};")
     lines.append("}")

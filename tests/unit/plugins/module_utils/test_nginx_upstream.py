@@ -14,11 +14,17 @@ def test_render_then_parse_round_trips_weights_colors_and_generation():
     assert parsed_generation == generation
 
 
-def test_weight_zero_is_written_as_down():
+def test_weight_zero_is_kept_as_a_comment_nginx_does_not_resolve():
     text, _generation = nu.render("app", nu.plan_weights(SERVERS, {"blue": 100, "green": 0}))
-    assert "    server g1:8080 down;  # color=green" in text
+    assert "    # server g1:8080 down;  # color=green" in text
+    assert [(s.address, s.weight) for s in nu.parse(text)[0] if s.color == "green"] == [("g1:8080", 0)]
     assert "    server b1:8080 weight=100 max_fails=1 fail_timeout=5s;  # color=blue" in text
     assert 'map $host $bluegreen_generation_app {' in text
+
+
+def test_an_include_with_down_servers_still_reads():
+    servers, _generation = nu.parse("upstream app {\n    server g1:8080 down;  # color=green\n}\n")
+    assert [(s.address, s.color, s.weight) for s in servers] == [("g1:8080", "green", 0)]
 
 
 def test_generation_changes_with_the_split_only():
