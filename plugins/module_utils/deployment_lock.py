@@ -2,7 +2,8 @@
 # Copyright (c) tracegate.bluegreen contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One cutover per service at a time: a lock file on each load-balancer host.
+"""One cutover per service at a time: a lock file on a load-balancer host, and the cutover
+state file next to it.
 
 The file is created with O_EXCL, so of two runs that reach a host together exactly one
 gets it. The holder's run id, actor, controller and times are in the file, so a refusal can
@@ -124,3 +125,25 @@ class DeploymentLock:
 
     def _replace(self, record):
         write_atomically(self.path, json.dumps(record, sort_keys=True), mode=0o640)
+
+
+def state_path(directory, service):
+    return os.path.join(directory, f"{check_service(service)}.state.json")
+
+
+def read_state(path):
+    """The state a run left, {} when none; a state that cannot be read is reported as such,
+    never guessed at."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            state = json.load(handle)
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        return {"phase": "unreadable"}
+    return state if isinstance(state, dict) else {"phase": "unreadable"}
+
+
+def write_state(path, record):
+    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+    write_atomically(path, json.dumps(record, sort_keys=True, indent=1) + "\n", mode=0o640)

@@ -29,7 +29,9 @@ def _only_color(colors):
 
 def live_traffic(reports):
     """`reports`: one dict per load balancer with `host`, `colors` ({color: percent}),
-    `nginx_stale` (bool) and `state` (the state file, or {})."""
+    `nginx_stale` (bool) and `state` (the state file, or {}). `previous` is the color a
+    rollback returns to: where an interrupted run started, or where the last finished
+    cutover started (states carry it as `last_done` through failed runs after it)."""
     if not reports:
         raise TrafficError("no load balancer reported its split")
     by_lb = {r["host"]: {c: round(float(r["colors"].get(c, 0) or 0), 2) for c in COLORS} for r in reports}
@@ -47,6 +49,7 @@ def live_traffic(reports):
         "interrupted": unfinished[0] if unfinished else None,
         "recover_to": None,
         "last_state": last,
+        "previous": None,
         "problem": None,
     }
     if unfinished:
@@ -58,7 +61,14 @@ def live_traffic(reports):
             result["problem"] = f"an unfinished run left a state without a valid from_color: {unfinished[0]}"
         else:
             result["recover_to"] = origin
-    elif not settled:
+    if result["recover_to"]:
+        result["previous"] = result["recover_to"]
+    elif last.get("phase") == "done":
+        result["previous"] = last.get("from_color")
+    elif result["live"] and (last.get("last_done") or {}).get("to_color") == result["live"]:
+        # The last run failed or was stopped; the cutover before it is what a rollback undoes.
+        result["previous"] = last["last_done"].get("from_color")
+    if not unfinished and not settled:
         detail = ", ".join(f"{host} {by_lb[host]}" for host in sorted(by_lb))
         if stale:
             detail += f"; NGINX on {', '.join(stale)} serves a different split than its file"

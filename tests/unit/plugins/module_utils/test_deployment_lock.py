@@ -3,7 +3,14 @@ import json
 
 import pytest
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.deployment_lock import DeploymentLock, LockError, LockHeld
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.deployment_lock import (
+    DeploymentLock,
+    LockError,
+    LockHeld,
+    read_state,
+    state_path,
+    write_state,
+)
 
 
 def take(lock, run_id, now=1000.0, **kwargs):
@@ -66,3 +73,12 @@ def test_an_unreadable_lock_file_still_refuses(tmp_path):
 def test_bad_service_names_are_refused(tmp_path, service):
     with pytest.raises(LockError, match="service"):
         DeploymentLock(str(tmp_path), service)
+
+
+def test_state_round_trip_and_unreadable_state(tmp_path):
+    path = state_path(str(tmp_path / "state"), "bgdemo")
+    assert read_state(path) == {}
+    write_state(path, {"phase": "shifting", "share": 25})
+    assert read_state(path) == {"phase": "shifting", "share": 25}
+    (tmp_path / "state" / "bgdemo.state.json").write_text("{half")
+    assert read_state(path) == {"phase": "unreadable"}

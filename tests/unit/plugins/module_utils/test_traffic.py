@@ -51,3 +51,12 @@ def test_a_killed_gradual_rollback_is_finished_not_undone():
     state = {"phase": "shifting", "operation": "rollback", "from_color": "green", "to_color": "blue"}
     result = live_traffic([report("lb-a", 75, 25, state)])
     assert result["recover_to"] == "blue"
+
+
+def test_rollback_goes_back_past_failed_runs_to_the_last_finished_cutover():
+    failed = {"phase": "rolled_back", "from_color": "green", "to_color": "blue", "live": "green",
+              "last_done": {"phase": "done", "from_color": "blue", "to_color": "green"}}
+    assert live_traffic([report("lb-a", 0, 100, failed)])["previous"] == "blue"
+    assert live_traffic([report("lb-a", 0, 100, {"phase": "done", "from_color": "blue", "to_color": "green"})])["previous"] == "blue"
+    undone = {"phase": "rolled_back", "operation": "rollback", "from_color": "green", "to_color": "blue", "last_done": {}}
+    assert live_traffic([report("lb-a", 100, 0, undone)])["previous"] is None

@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cutover_state
+short_description: Read or write the cutover state file of a service on a load-balancer host
+version_added: 0.1.0
+description:
+  - The cutover playbooks keep, next to the deployment lock on each load balancer, where a
+    run is going (run id, from and to color, phase, share), written before every traffic
+    change, so that a run started after a crash knows what the killed run was doing.
+  - Without O(record), reads the state; with it, replaces the state atomically.
+author: tracegate.bluegreen developers (@tracegate)
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the state would change; writes nothing.
+  diff_mode:
+    support: full
+    description: The state before and after.
+  idempotent:
+    support: full
+    description: Writing the state the file already holds changes nothing.
+options:
+  service:
+    description: The service whose state this is.
+    type: str
+    required: true
+  record:
+    description: The state to write. Omitted, the state is only read.
+    type: dict
+  directory:
+    description: Directory of the state files (created when missing, mode 0750).
+    type: path
+    default: /var/lib/tracegate-bluegreen
+"""
+
+EXAMPLES = r"""
+- name: Announce the 25 % step
+  tracegate.bluegreen.cutover_state:
+    service: checkout
+    record:
+      run_id: "{{ bluegreen_run_id }}"
+      phase: shifting
+      from_color: blue
+      to_color: green
+      share: 25
+
+- name: Read what the last run left
+  tracegate.bluegreen.cutover_state:
+    service: checkout
+  register: last_run
+"""
+
+RETURN = r"""
+record:
+  description: The state after the call; empty when there is none.
+  returned: always
+  type: dict
+  sample: {"run_id": "cutover-20261125T150102Z-4f2a1c", "phase": "shifting", "from_color": "blue", "to_color": "green", "share": 25}
+previous:
+  description: The state before the call.
+  returned: always
+  type: dict
+state_file:
+  description: The state file.
+  returned: always
+  type: str
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.deployment_lock import (
+    LockError,
+    read_state,
+    state_path,
+    write_state,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "service": {"type": "str", "required": True},
+            "record": {"type": "dict"},
+            "directory": {"type": "path", "default": "/var/lib/tracegate-bluegreen"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        path = state_path(p["directory"], p["service"])
+    except LockError as exc:
+        module.fail_json(msg=str(exc))
+    previous = read_state(path)
+    if p["record"] is None:
+        module.exit_json(changed=False, record=previous, previous=previous, state_file=path)
+    record = json.loads(json.dumps(p["record"], sort_keys=True))
+    changed = record != previous
+    if changed and not module.check_mode:
+        try:
+            write_state(path, record)
+        except OSError as exc:
+            module.fail_json(msg=f"writing {path} failed: {exc}")
+    # Not "state" and "path": AnsibleModule fills those keys with file attributes.
+    result = {"changed": changed, "record": record, "previous": previous, "state_file": path}
+    if module._diff:
+        result["diff"] = {"before": previous, "after": record, "before_header": path, "after_header": path}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
