@@ -163,6 +163,22 @@ class AuditWriter:
         return self.append("run_sealed", outcome=outcome, head=self.prev, records=self.seq)
 
 
+TASK_STATUSES = ("ok", "changed", "failed", "skipped", "unreachable")
+
+
+def task_record(host, task, action, status, result, delegated_to=None):
+    """The audit fields of one task result: an allow-list of what happened, never the
+    result's content (which may hold secrets); a `no_log` task says only that it was censored."""
+    if status not in TASK_STATUSES:
+        raise AuditError(f"unknown task status {status!r}")
+    record = {"host": str(host), "task": str(task), "action": str(action), "status": status}
+    if delegated_to and delegated_to != host:
+        record["delegated_to"] = str(delegated_to)
+    if result.get("_ansible_no_log"):
+        record["censored"] = True
+    return record
+
+
 def verify_lines(lines, public_keys, run_id=None):
     """Checks a log given as an iterable of lines (bytes). Returns a report dict: `ok`, and
     for a failure `first_bad` (line number and problem) and every problem found."""

@@ -43,7 +43,7 @@ def run_playbook(playbook, inventory, extra_vars, echo=True, log=None, start_new
     started = time.monotonic()
     # One JSON line per debug message makes the progress lines easy to pick out.
     env = dict(os.environ, ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACKS_ENABLED="tracegate.bluegreen.audit_trail")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
                                start_new_session=start_new_session, env=env)
     if on_start:

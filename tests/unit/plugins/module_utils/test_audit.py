@@ -167,3 +167,16 @@ def test_command_line_exit_codes(tmp_path):
     (tmp_path / "cut.jsonl").write_bytes(b"".join((tmp_path / "audit.jsonl").read_bytes().splitlines(keepends=True)[:3]))
     cut = subprocess.run(tool + [str(tmp_path / "cut.jsonl"), "--public-key", str(public)], capture_output=True, check=False, env=env)
     assert cut.returncode == 1 and "no terminal seal" in json.loads(cut.stdout)["first_bad"]["problem"]
+
+
+def test_task_records_keep_only_the_allow_list():
+    record = audit.task_record("lb-1", "Set the NGINX split", "tracegate.bluegreen.nginx_upstream", "changed",
+                               {"changed": True, "msg": "token s3cret", "invocation": {"module_args": {"password": "s3cret"}}},
+                               delegated_to="localhost")
+    assert record == {"host": "lb-1", "task": "Set the NGINX split", "action": "tracegate.bluegreen.nginx_upstream",
+                      "status": "changed", "delegated_to": "localhost"}
+
+
+def test_a_no_log_task_is_recorded_as_censored():
+    record = audit.task_record("lb-1", "Use the token", "ansible.builtin.uri", "ok", {"_ansible_no_log": True, "json": {"x": 1}})
+    assert record["censored"] is True and "json" not in record
