@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The evidence report of one run, from its audit log alone: a self-contained HTML page (no
+scripts, no outside resources; charts are inline SVG) and the same in Markdown.
+
+It shows the run (who, when, which ticket and release), the verification of the log, a
+timeline, every gate with its verdict and numbers, the traffic split over time, and per
+step the error rate and p95 of each color. Every value comes from the verified log, so the
+report is only as trustworthy as the verification printed at its top.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+COLORS = {"blue": "#1f5fbf", "green": "#1e8c3a"}
+
+
+def load_records(lines):
+    records = []
+    for raw in lines:
+        raw = raw.strip()
+        if raw:
+            try:
+                records.append(json.loads(raw))
+            except ValueError:
+                records.append({"type": "unreadable", "raw": raw[:200].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:200]})
+    return records
+
+
+def summarize(records):
+    """What the report shows, gathered from the records."""
+    start = next((r for r in records if r.get("type") == "run_start"), {})
+    seal = next((r for r in records if r.get("type") == "run_sealed"), {})
+    gates = [r for r in records if r.get("type") == "gate_result"]
+    changes = [r for r in records if r.get("type") in ("traffic_change", "rollback")]
+    split = []
+    for record in changes:
+        if record.get("type") == "traffic_change":
+            split.append((record.get("ts", ""), record.get("split_after", {}), f"step {record.get('step')}"))
+        else:
+            to_color = record.get("to_color")
+            if to_color in COLORS:
+                other = "green" if to_color == "blue" else "blue"
+                split.append((record.get("ts", ""), {to_color: 100, other: 0}, f"rollback: {record.get('reason', '')}"))
+    steps = []
+    for gate in gates:
+        colors = gate.get("colors") or {}
+        if colors:
+            steps.append({"label": f"{gate.get('gate')} {gate.get('step', '')}".strip(), "verdict": gate.get("verdict"),
+                          "colors": {c: {"error_rate": (colors.get(c) or {}).get("error_rate"),
+                                         "p95_ms": (colors.get(c) or {}).get("p95_ms"),
+                                         "requests": (colors.get(c) or {}).get("requests")} for c in COLORS}})
+    return {"run_id": (records[0].get("run_id") if records else None), "start": start, "seal": seal, "gates": gates,
+            "changes": changes, "split": split, "steps": steps, "tasks": sum(1 for r in records if r.get("type") == "task_result")}
+
+
+def _svg_lines(title, series, labels, unit, width=640, height=200):
+    """A small line chart: `series` maps a color to one value (or None) per label."""
+    values = [v for points in series.values() for v in points if v is not None]
+    top = max(values) if values else 1.0
+    top = top * 1.1 if top > 0 else 1.0
+    count = max(len(labels), 2)
+    x = [40 + i * (width - 60) / (count - 1) for i in range(count)]
+
+    def y(value):
+        return height - 30 - (value / top) * (height - 50)
+
+    parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">',
+             f'<text x="40" y="14" font-size="12">{html.escape(title)} (max {top / 1.1:.4g} {html.escape(unit)})</text>',
+             f'<line x1="40" y1="{height - 30}" x2="{width - 20}" y2="{height - 30}" stroke="#888"/>']
+    for index, label in enumerate(labels):
+        parts.append(f'<text x="{x[index]:.1f}" y="{height - 12}" font-size="10" text-anchor="middle">{html.escape(str(label))}</text>')
+    for color, points in series.items():
+        coords = [(x[i], y(v)) for i, v in enumerate(points) if v is not None]
+        if len(coords) > 1:
+            path = " ".join(f"{px:.1f},{py:.1f}" for px, py in coords)
+            parts.append(f'<polyline fill="none" stroke="{COLORS.get(color, "#444")}" stroke-width="2" points="{path}"/>')
+        for px, py in coords:
+            parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{COLORS.get(color, "#444")}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def charts(summary):
+    labels_split = [label.split(":")[0] for _ts, _split, label in summary["split"]]
+    split_series = {c: [float(s.get(c, 0) or 0) for _ts, s, _label in summary["split"]] for c in COLORS}
+    labels_steps = [s["label"].replace("trace_health ", "") for s in summary["steps"]]
+    errors = {c: [s["colors"][c]["error_rate"] for s in summary["steps"]] for c in COLORS}
+    p95 = {c: [s["colors"][c]["p95_ms"] for s in summary["steps"]] for c in COLORS}
+    return [
+        _svg_lines("Traffic split (% of new requests)", split_series, labels_split, "%"),
+        _svg_lines("Error rate per gate", errors, labels_steps, ""),
+        _svg_lines("p95 latency per gate", p95, labels_steps, "ms"),
+    ]
+
+
+def _fmt(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def render_markdown(summary, verification):
+    start, seal = summary["start"], summary["seal"]
+    lines = [f"# Audit report: run {summary['run_id']}", "",
+             f"- log verification: **{'valid' if verification.get('ok') else 'INVALID'}** "
+             f"({verification.get('records')} records, {verification.get('signed_records')} signed, head `{verification.get('head')}`)"]
+    if not verification.get("ok"):
+        lines.append(f"- first bad record: line {verification.get('first_bad', {}).get('line')}: "
+                     f"{verification.get('first_bad', {}).get('problem')}")
+    for key in ("operation", "actor", "actor_source", "controller", "change_ticket", "environment", "service"):
+        lines.append(f"- {key.replace('_', ' ')}: {_fmt(start.get(key))}")
+    release = start.get("release") or {}
+    lines.append(f"- release: {_fmt(release.get('version'))} (sha256 {_fmt(release.get('sha256'))})")
+    lines.append(f"- started: {_fmt(start.get('ts'))}; sealed: {_fmt(seal.get('ts'))} with outcome **{_fmt(seal.get('outcome'))}**")
+    lines.append(f"- seal signature: key `{_fmt(seal.get('key_id'))}`, `{_fmt(seal.get('sig'))}`")
+    lines.append(f"- task results recorded: {summary['tasks']}")
+    lines += ["", "## Gates", "", "| time | gate | step | verdict | blue req / err / p95 | green req / err / p95 | reason |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for gate in summary["gates"]:
+        colors = gate.get("colors") or {}
+        cells = []
+        for color in COLORS:
+            numbers = colors.get(color) or {}
+            cells.append(f"{_fmt(numbers.get('requests'))} / {_fmt(numbers.get('errors'))} / {_fmt(numbers.get('p95_ms'))}")
+        reason = (gate.get("reasons") or [""])[0].replace("|", "/")
+        lines.append(f"| {gate.get('ts', '')} | {gate.get('gate')} | {_fmt(gate.get('step'))} | {gate.get('verdict')} | "
+                     f"{cells[0]} | {cells[1]} | {reason} |")
+    lines += ["", "## Traffic", "", "| time | change | blue % | green % |", "| --- | --- | --- | --- |"]
+    for ts, split, label in summary["split"]:
+        lines.append(f"| {ts} | {label.replace('|', '/')} | {_fmt(split.get('blue'))} | {_fmt(split.get('green'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_html(summary, verification):
+    markdown = render_markdown(summary, verification)
+    body = []
+    table = None
+    for line in markdown.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            if table is None:
+                table = ["<table><tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>"]
+            else:
+                table.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            continue
+        if line.startswith("| ---"):
+            continue
+        if table is not None:
+            body.append("".join(table) + "</table>")
+            table = None
+        if line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+            if line == "## Traffic":
+                body.extend(f"<figure>{svg}</figure>" for svg in charts(summary))
+        elif line.startswith("- "):
+            text = html.escape(line[2:]).replace("**", "")
+            body.append(f"<p>{text}</p>")
+    if table is not None:
+        body.append("".join(table) + "</table>")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}p{margin:2px 0}")
+    title = html.escape(f"Audit report: run {summary['run_id']}")
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title}</title><style>{style}</style></head>"
+            f"<body>{''.join(body)}</body></html>\n")
