@@ -39,7 +39,8 @@ def build_release(version, defects=(), cache=ROOT / ".cache"):
 def run_playbook(playbook, inventory, extra_vars, echo=True, log=None, start_new_session=False, on_start=None):
     """Runs a collection playbook; echoes its progress lines (the `msg` of debug tasks).
     Returns (exit code, every msg line, seconds)."""
-    command = ["ansible-playbook", "-i", str(inventory), f"tracegate.bluegreen.{playbook}", "-e", json.dumps(extra_vars)]
+    command = ["ansible-playbook"] + (["-i", str(inventory)] if inventory else []) + [
+        f"tracegate.bluegreen.{playbook}", "-e", json.dumps(extra_vars)]
     started = time.monotonic()
     # One JSON line per debug message makes the progress lines easy to pick out.
     env = dict(os.environ, ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
@@ -105,6 +106,16 @@ class LabLoad:
         return totals
 
 
+def render_report(log, public_key):
+    """Verifies a run's audit log and renders its evidence report with the audit_report
+    playbook; returns the playbook's summary line."""
+    # No inventory: the implicit localhost runs the module with the controller's Python.
+    extra_vars = {"bluegreen_audit_log": str(Path(log).resolve()), "bluegreen_audit_public_key": str(Path(public_key).resolve())}
+    code, lines, _seconds = run_playbook("audit_report", None, extra_vars, echo=False)
+    summary = next((line for line in lines if line.startswith("run sealed")), "; ".join(lines[-2:]))
+    return f"{Path(log).name}: {summary}" if code == 0 else f"{Path(log).name}: REPORT FAILED: {summary}"
+
+
 def lab_urls(inventory):
     text = Path(inventory).read_text(encoding="utf-8")
     return re.findall(r'bluegreen_lb_url: "([^"]+)"', text)
@@ -149,15 +160,9 @@ def tour(inventory):
               f"{totals['non_2xx']:>7} {totals['by_color'].get('blue', 0):>6} {totals['by_color'].get('green', 0):>6} "
               f"{seconds:>7.0f}")
     audit_dir = Path(inventory).parent / "audit"
-    print(f"\nAudit logs in {audit_dir}; each verified:")
+    print(f"\nAudit logs and evidence reports in {audit_dir}:")
     for log in sorted(audit_dir.glob("*.jsonl"), key=os.path.getmtime)[-len(cases):]:
-        verified = subprocess.run([sys.executable, str(ROOT / "tools" / "audit_verify.py"), str(log),
-                                   "--public-key", str(audit_dir / "signing.pub")], capture_output=True, text=True,
-                                  check=False)
-        report = json.loads(verified.stdout)
-        last = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
-        print(f"  {log.name}: {'valid' if verified.returncode == 0 else 'INVALID'}, {report.get('records')} records, "
-              f"sealed with outcome {last.get('outcome')!r}")
+        print("  " + render_report(log, audit_dir / "signing.pub"))
     failed = [row for row, case in zip(rows, cases) if (row[2] == "ok") != (case[3] == "succeeded")]
     return 1 if failed else 0
 

@@ -21,7 +21,7 @@ import testinfra
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
-from tour import LabLoad, build_release  # noqa: E402
+from tour import LabLoad, build_release, render_report  # noqa: E402
 from tour import run_playbook as run_tour_playbook  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -208,3 +208,16 @@ def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit):
         assert set(seen["by_color"]) == {other(live)}, (url, seen)
     for log in audit_logs(audit)[-2:]:
         verify_log(audit, log)
+
+
+def test_every_run_left_a_verified_log_and_its_report(audit):
+    logs = audit_logs(audit)
+    assert len(logs) >= 7
+    for log in logs:
+        records = verify_log(audit, log)
+        assert records[0]["type"] == "run_start" and records[-1]["type"] == "run_sealed"
+        line = render_report(log, Path(audit["bluegreen_audit_dir"]) / "signing.pub")
+        assert "log valid" in line, line
+        assert Path(log).with_suffix(".html").exists() and Path(log).with_suffix(".md").exists()
+    task_results = sum(1 for log in logs for record in verify_log(audit, log) if record["type"] == "task_result")
+    assert task_results > 0, "the audit_trail callback recorded no task"
