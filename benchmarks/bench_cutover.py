@@ -60,8 +60,10 @@ def p5(inventory, version):
     first_change = next(r for r in records if r["type"] == "traffic_change")
     deploy = stamp(first_change["ts"]) - stamp(records[0]["ts"])
     totals = load.totals()
+    shift = stamp(records[-1]["ts"]) - stamp(first_change["ts"]) - configured
     print(f"P5 cutover wall {seconds:.1f} s - configured bake and watch {configured} s = {seconds - configured:.1f} s "
-          f"(goal <= 30 s); of it, preflight + deploy + idle gates {deploy:.1f} s; "
+          f"(goal <= 30 s); of it, preflight + deployment + idle gates {deploy:.1f} s, and from the first traffic "
+          f"change to the seal {shift:.1f} s beyond bake and watch; "
           f"requests {totals['requests']}, failed {totals['errors'] + totals['non_2xx']}")
     return seconds - configured
 
