@@ -25,6 +25,7 @@ log and the public keys; tools/audit_verify.py is its command line.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import hashlib
 import json
 import os
@@ -45,6 +46,7 @@ except ImportError:
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
+GENESIS_POSITION = (0, GENESIS)
 EVENT_TYPES = (
     "run_start", "approval_verified", "gate_result", "traffic_change", "rollback", "task_result",
     "checkpoint", "run_sealed",
@@ -103,7 +105,11 @@ def load_public_keys(paths):
 
 class AuditWriter:
     """Appends records of one run to a log file; each line is written and fsynced before
-    `append` returns, so a record that precedes a traffic change is on disk before it."""
+    `append` returns, so a record that precedes a traffic change is on disk before it.
+
+    Several writers may append to the same log (the audit_trail callback and the playbook's
+    own records): each append takes an exclusive lock and continues the chain from the last
+    line on disk, which is read from the end of the file, not from its start."""
 
     def __init__(self, path, run_id, private_key=None, clock=utc_now, sync=True):
         self.path = path
@@ -112,20 +118,17 @@ class AuditWriter:
         self.private_key = private_key
         self.key_id = key_id_of(private_key.public_key()) if private_key else None
         self.clock = clock
-        self.seq, self.prev = self._resume()
+        self.seq, self.prev = GENESIS_POSITION
+        if os.path.exists(path):
+            with open(path, "rb") as handle:
+                self.seq, self.prev = self._resume(handle)
 
-    def _resume(self):
-        """Continues the run's chain when the file already holds its records (a later task
-        of the same run); a file of another run is refused."""
-        if not os.path.exists(self.path):
-            return 0, GENESIS
-        last = None
-        with open(self.path, "rb") as handle:
-            for line in handle:
-                if line.strip():
-                    last = line.rstrip(b"\n")
+    def _resume(self, handle):
+        """Where the run's chain goes on: (next seq, hash of the last line). A file of
+        another run, or a sealed one, is refused."""
+        last = last_line(handle)
         if last is None:
-            return 0, GENESIS
+            return GENESIS_POSITION
         record = json.loads(last)
         if record.get("run_id") != self.run_id:
             raise AuditError(f"{self.path} holds run {record.get('run_id')}, not {self.run_id}: one log file per run")
@@ -139,28 +142,51 @@ class AuditWriter:
         clash = [key for key in fields if key in RESERVED]
         if clash:
             raise AuditError(f"audit fields {clash} are reserved")
-        record = dict(fields, v=SCHEMA_VERSION, run_id=self.run_id, seq=self.seq, ts=self.clock(),
-                      type=event_type, prev=self.prev)
-        if event_type in SIGNED_TYPES:
-            if self.private_key is None:
-                raise AuditError(f"a {event_type} record must be signed: no signing key given")
-            record["key_id"] = self.key_id
-            record["sig"] = self.private_key.sign(canonical(record)).hex()
-        line = canonical(record)
-        with open(self.path, "ab") as handle:
+        if event_type in SIGNED_TYPES and self.private_key is None:
+            raise AuditError(f"a {event_type} record must be signed: no signing key given")
+        with open(self.path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self.seq, self.prev = self._resume(handle)
+            if event_type == "checkpoint":
+                fields["head"] = self.prev
+            elif event_type == "run_sealed":
+                fields.update(head=self.prev, records=self.seq)
+            record = dict(fields, v=SCHEMA_VERSION, run_id=self.run_id, seq=self.seq, ts=self.clock(),
+                          type=event_type, prev=self.prev)
+            if event_type in SIGNED_TYPES:
+                record["key_id"] = self.key_id
+                record["sig"] = self.private_key.sign(canonical(record)).hex()
+            line = canonical(record)
             handle.write(line + b"\n")
+            handle.flush()
             if self.sync:
-                handle.flush()
                 os.fsync(handle.fileno())
         self.prev = hashlib.sha256(line).hexdigest()
         self.seq += 1
         return record
 
     def checkpoint(self, phase):
-        return self.append("checkpoint", phase=phase, head=self.prev)
+        return self.append("checkpoint", phase=phase)
 
     def seal(self, outcome):
-        return self.append("run_sealed", outcome=outcome, head=self.prev, records=self.seq)
+        return self.append("run_sealed", outcome=outcome)
+
+
+def last_line(handle, block=4096):
+    """The last non-empty line of a binary file, read backwards from its end."""
+    handle.seek(0, os.SEEK_END)
+    position = handle.tell()
+    tail = b""
+    while position > 0:
+        step = min(block, position)
+        position -= step
+        handle.seek(position)
+        tail = handle.read(step) + tail
+        lines = [line for line in tail.split(b"\n") if line.strip()]
+        # The first piece may be cut; it is a whole line only at the start of the file.
+        if len(lines) > 1 or (lines and position == 0):
+            return lines[-1]
+    return None
 
 
 TASK_STATUSES = ("ok", "changed", "failed", "skipped", "unreachable")

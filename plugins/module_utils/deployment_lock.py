@@ -111,6 +111,20 @@ class DeploymentLock:
             os.fsync(handle.fileno())
         return True, record, None
 
+    def heartbeat(self, run_id, now, check_mode=False):
+        """Refreshes the heartbeat of the lock `run_id` holds and returns it; a lock that is
+        gone or held by another run is an error, so that a run which lost its lock stops."""
+        current = self.read()
+        if current is None:
+            raise LockError(f"the deployment lock of {self.service} is gone: run {run_id} no longer holds it")
+        if current.get("run_id") != run_id:
+            raise LockHeld(f"the deployment lock of {self.service} is now held by {describe(current, now)}, "
+                           f"not by run {run_id}", current, False)
+        record = dict(current, heartbeat_at=now)
+        if not check_mode:
+            self._replace(record)
+        return record
+
     def release(self, run_id, force=False, check_mode=False):
         """Returns (changed, the holder that was removed or None)."""
         current = self.read()

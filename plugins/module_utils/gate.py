@@ -97,15 +97,20 @@ def summary_of(judged, at, interim):
     }
 
 
-def watch(backend, settings, bake=0.0, interval=5.0, hold=0.0, clock=time.time, sleep=time.sleep):
+def watch(backend, settings, bake=0.0, interval=5.0, hold=0.0, bake_from=None, clock=time.time, sleep=time.sleep):
     """Looks until a verdict: the first `fail`, else the verdict at the end of the bake,
-    held while `inconclusive` until `hold` has passed. Returns the deciding look's full
-    result with `looks` (every look, compact) and `decided_at`."""
-    started = clock()
+    held while `inconclusive` until `hold` has passed. The bake counts from `bake_from`
+    (the traffic change it follows), else from now; its first look is one interval in,
+    as a look at a second of data judges the export delay of the tracing SDKs, not the
+    release. Without a bake, one look now. Returns the deciding look's full result with
+    `looks` (every look, compact) and `decided_at`."""
+    started = clock() if bake_from is None else float(bake_from)
     bake_end = started + max(0.0, float(bake))
     hold_end = bake_end + max(0.0, float(hold))
+    next_look = min(started + interval, bake_end)
     looks = []
     while True:
+        sleep(max(0.0, next_look - clock()))
         now = clock()
         interim = now < bake_end
         judged = look(backend, settings, now, interim=interim)
@@ -119,4 +124,3 @@ def watch(backend, settings, bake=0.0, interval=5.0, hold=0.0, clock=time.time, 
         next_look = now + interval
         if interim and next_look > bake_end:
             next_look = bake_end
-        sleep(max(0.0, next_look - clock()))

@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright (c) tracegate.bluegreen contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -16,8 +15,9 @@ description:
     the seal are signed with Ed25519.
   - The record is on disk (fsynced) when the task returns, so a playbook that records a
     traffic change before making it never changes traffic without the record (fail closed).
-  - Run it on the controller (C(delegate_to) C(localhost), C(run_once)); the signing key never
-    reaches a managed host.
+  - Runs on the controller whatever host the task names (it is an action), so the log and
+    the signing key stay there and never reach a managed host; use C(run_once) to write one
+    record per task.
   - Only the fields given in O(fields) are written; secrets must not be passed.
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
@@ -68,7 +68,6 @@ EXAMPLES = r"""
       gate: trace_health
       verdict: "{{ health.verdict }}"
       evidence: "{{ health.checks }}"
-  delegate_to: localhost
   run_once: true
 
 - name: Seal the run
@@ -79,7 +78,6 @@ EXAMPLES = r"""
     fields:
       outcome: succeeded
     signing_key: /etc/tracegate/audit-signing.key
-  delegate_to: localhost
   run_once: true
 """
 
@@ -89,42 +87,3 @@ record:
   returned: always
   type: dict
 """
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.tracegate.bluegreen.plugins.module_utils import audit
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "path": {"type": "path", "required": True},
-            "run_id": {"type": "str", "required": True},
-            "type": {"type": "str", "required": True, "choices": list(audit.EVENT_TYPES)},
-            "fields": {"type": "dict", "default": {}},
-            "signing_key": {"type": "path", "no_log": False},
-        },
-        supports_check_mode=True,
-    )
-    if audit.missing_library():
-        module.fail_json(msg=missing_required_lib(audit.missing_library()))
-    p = module.params
-    fields = dict(p["fields"])
-    if module.check_mode:
-        module.exit_json(changed=True, record=dict(fields, run_id=p["run_id"], type=p["type"]))
-    try:
-        key = audit.load_private_key(p["signing_key"]) if p["signing_key"] else None
-        writer = audit.AuditWriter(p["path"], p["run_id"], key)
-        if p["type"] == "checkpoint":
-            record = writer.checkpoint(fields.pop("phase", ""))
-        elif p["type"] == "run_sealed":
-            record = writer.seal(fields.pop("outcome", "unknown"))
-        else:
-            record = writer.append(p["type"], **fields)
-    except (OSError, ValueError, audit.AuditError) as exc:
-        module.fail_json(msg=f"audit record not written to {p['path']}: {exc}")
-    module.exit_json(changed=True, record=record)
-
-
-if __name__ == "__main__":
-    main()

@@ -80,12 +80,20 @@ options:
     type: float
   bake:
     description:
-      - Seconds to keep judging, one look every O(interval). The first V(fail) ends the
-        task at once; otherwise the verdict is the one at the end of the bake.
+      - Seconds to keep judging, one look every O(interval), the first one interval in (a
+        look at the first second after a traffic change judges the export delay of the
+        tracing SDKs, not the release). The first V(fail) ends the task at once; otherwise
+        the verdict is the one at the end of the bake.
       - Looks before the end use a tenth of O(thresholds.alpha), so looking often does not
         raise the false-fail rate. V(0) is a single look.
     type: float
     default: 0
+  bake_from:
+    description:
+      - Epoch seconds the bake counts from, for example the moment the traffic change it
+        follows was applied, so that the time this task took to start is part of the bake,
+        not added to it. Unset, the bake counts from the start of the task.
+    type: float
   interval:
     description: Seconds between looks.
     type: float
@@ -264,6 +272,7 @@ def main():
             since={"type": "float"},
             baseline_end={"type": "float"},
             bake={"type": "float", "default": 0.0},
+            bake_from={"type": "float"},
             interval={"type": "float", "default": 5.0},
             hold={"type": "float", "default": 0.0},
             limit={"type": "int", "default": 1000},
@@ -271,7 +280,7 @@ def main():
             thresholds={"type": "dict", "options": THRESHOLD_OPTIONS},
             candidate_traffic_share={"type": "float"},
         ),
-        mutually_exclusive=[["end", "bake"], ["end", "hold"]],
+        mutually_exclusive=[["end", "bake"], ["end", "hold"], ["end", "bake_from"]],
         supports_check_mode=True,
     )
     if requests is None:
@@ -305,7 +314,8 @@ def main():
             judged = gate.look(backend, settings, p["end"])
             judged["looks"] = [gate.summary_of(judged, p["end"], False)]
         else:
-            judged = gate.watch(backend, settings, bake=p["bake"], interval=p["interval"], hold=p["hold"])
+            judged = gate.watch(backend, settings, bake=p["bake"], interval=p["interval"], hold=p["hold"],
+                                 bake_from=p["bake_from"])
     except (analysis.AnalysisError, ValueError) as exc:
         module.fail_json(msg=f"analysis failed: {exc}", exception=traceback.format_exc())
     if judged["verdict"] == "fail" and judged["checks"][0]["check"] == "backend":

@@ -146,6 +146,34 @@ def test_writer_resumes_a_run_and_refuses_a_sealed_or_foreign_log(tmp_path):
         audit.AuditWriter(str(path), "run-6", KEY)
 
 
+def test_two_writers_of_one_run_continue_each_others_chain(tmp_path):
+    path = tmp_path / "two.jsonl"
+    playbook = audit.AuditWriter(str(path), "run-8", KEY)
+    callback = audit.AuditWriter(str(path), "run-8", KEY)
+    playbook.append("run_start", actor="alice")
+    callback.append("task_result", task="Read the split")
+    playbook.append("gate_result", verdict="pass", evidence={"note": "x" * 9000})
+    callback.append("task_result", task="Set the split")
+    playbook.seal("succeeded")
+    result = audit.verify_file(str(path), KEYS)
+    assert result["ok"], result
+    assert [json.loads(line)["seq"] for line in path.read_bytes().splitlines()] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("block", [1, 7, 4096])
+def test_the_last_line_is_read_from_the_end_whatever_the_block_size(tmp_path, block):
+    path = tmp_path / "tail.jsonl"
+    path.write_bytes(b'{"seq":0}\n' + b'{"seq":1,"pad":"' + b"y" * 5000 + b'"}\n\n')
+    with open(path, "rb") as handle:
+        assert json.loads(audit.last_line(handle, block=block))["seq"] == 1
+    path.write_bytes(b'{"seq":0}\n')
+    with open(path, "rb") as handle:
+        assert audit.last_line(handle, block=block) == b'{"seq":0}'
+    path.write_bytes(b"")
+    with open(path, "rb") as handle:
+        assert audit.last_line(handle, block=block) is None
+
+
 def test_unsigned_checkpoint_and_reserved_fields_are_refused(tmp_path):
     writer = audit.AuditWriter(str(tmp_path / "u.jsonl"), "run-7")
     with pytest.raises(audit.AuditError, match="must be signed"):

@@ -36,6 +36,19 @@ def test_the_holder_refreshes_its_heartbeat_without_a_change(tmp_path):
     assert not changed and record["heartbeat_at"] == 1300.0 and record["acquired_at"] == 1000.0
 
 
+def test_a_heartbeat_needs_the_lock_still_held_by_the_same_run(tmp_path):
+    lock = DeploymentLock(str(tmp_path), "bgdemo")
+    with pytest.raises(LockError, match="is gone"):
+        lock.heartbeat("run-a", 1000.0)
+    take(lock, "run-a")
+    assert lock.heartbeat("run-a", 1200.0)["heartbeat_at"] == 1200.0
+    assert lock.read()["heartbeat_at"] == 1200.0
+    take(lock, "run-b", now=5000.0, break_lock=True)
+    with pytest.raises(LockHeld, match="now held by run run-b"):
+        lock.heartbeat("run-a", 5001.0)
+    assert lock.read()["run_id"] == "run-b"
+
+
 def test_a_stale_lock_is_reported_and_only_broken_on_request(tmp_path):
     lock = DeploymentLock(str(tmp_path), "bgdemo")
     take(lock, "run-a")

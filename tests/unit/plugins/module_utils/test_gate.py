@@ -46,8 +46,25 @@ def test_a_healthy_bake_looks_every_interval_and_passes_at_the_end():
     backend = ScriptedBackend([((2000, 20), (400, 4))])
     result = gate.watch(backend, settings(), bake=20, interval=5, clock=clock.time, sleep=clock.sleep)
     assert result["verdict"] == "pass"
-    assert [entry["interim"] for entry in result["looks"]] == [True, True, True, True, False]
+    assert [entry["interim"] for entry in result["looks"]] == [True, True, True, False]
+    assert [entry["at"] for entry in result["looks"]] == [1005.0, 1010.0, 1015.0, 1020.0]
     assert result["decided_at"] == 1020.0
+
+
+def test_without_a_bake_there_is_one_look_now():
+    clock = FakeClock()
+    backend = ScriptedBackend([((2000, 20), (400, 4))])
+    result = gate.watch(backend, settings(), clock=clock.time, sleep=clock.sleep)
+    assert result["verdict"] == "pass" and [entry["at"] for entry in result["looks"]] == [1000.0]
+
+
+def test_a_bake_counts_from_the_traffic_change_not_from_the_start_of_the_task():
+    clock = FakeClock()
+    backend = ScriptedBackend([((2000, 20), (400, 4))])
+    result = gate.watch(backend, settings(), bake=20, interval=5, bake_from=997.5, clock=clock.time, sleep=clock.sleep)
+    assert result["verdict"] == "pass"
+    assert result["decided_at"] == 1017.5
+    assert [entry["interim"] for entry in result["looks"]][-1] is False
 
 
 def test_the_first_failing_look_ends_the_bake():
@@ -55,7 +72,7 @@ def test_the_first_failing_look_ends_the_bake():
     backend = ScriptedBackend([((2000, 20), (400, 4)), ((2000, 20), (400, 200))])
     result = gate.watch(backend, settings(), bake=60, interval=5, clock=clock.time, sleep=clock.sleep)
     assert result["verdict"] == "fail"
-    assert len(result["looks"]) == 2 and result["decided_at"] == 1005.0
+    assert len(result["looks"]) == 2 and result["decided_at"] == 1010.0
 
 
 def test_interim_looks_use_a_tenth_of_alpha():
@@ -89,6 +106,7 @@ def test_held_inconclusive_that_gathers_traffic_passes():
     backend = ScriptedBackend([((2000, 20), (5, 0)), ((2000, 20), (5, 0)), ((2000, 20), (5, 0)), ((2000, 20), (300, 3))])
     result = gate.watch(backend, settings(), bake=5, interval=5, hold=60, clock=clock.time, sleep=clock.sleep)
     assert result["verdict"] == "pass" and len(result["looks"]) == 4
+    assert result["decided_at"] == 1020.0
 
 
 def test_both_colors_share_the_window_bounded_by_since():
