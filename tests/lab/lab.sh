@@ -101,6 +101,11 @@ all:
     lab_trace_store:
       hosts:
         trace-store:
+    # A host apart from the controller keeps an append-only copy of every run's audit log;
+    # in the lab the trace store's container serves as that host.
+    bluegreen_audit:
+      hosts:
+        trace-store:
     lab_prometheus:
       hosts:
         prometheus:

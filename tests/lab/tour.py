@@ -37,9 +37,10 @@ def build_release(version, defects=(), cache=ROOT / ".cache"):
 
 
 def run_playbook(playbook, inventory, extra_vars, echo=True, log=None, start_new_session=False, on_start=None):
-    """Runs a collection playbook; echoes its progress lines (the `msg` of debug tasks).
-    Returns (exit code, every msg line, seconds)."""
-    command = ["ansible-playbook"] + (["-i", str(inventory)] if inventory else []) + [
+    """Runs a collection playbook against one inventory or several; echoes its progress lines
+    (the `msg` of debug tasks). Returns (exit code, every msg line, seconds)."""
+    inventories = [inventory] if isinstance(inventory, (str, Path)) else list(inventory or [])
+    command = ["ansible-playbook"] + [arg for path in inventories for arg in ("-i", str(path))] + [
         f"tracegate.bluegreen.{playbook}", "-e", json.dumps(extra_vars)]
     started = time.monotonic()
     # One JSON line per debug message makes the progress lines easy to pick out.

@@ -60,6 +60,32 @@ def cutover_vars(audit, release, **extra):
     return dict(TIMING, **audit, bluegreen_release=release, **extra)
 
 
+@pytest.fixture(scope="module")
+def approver(tmp_path_factory):
+    """An approver's key pair (not the executor's): the private half signs approvals."""
+    directory = tmp_path_factory.mktemp("approver")
+    key = directory / "alice.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(directory / "alice.pub")], check=True)
+    return directory
+
+
+def approve(approver, release, ticket, approver_name="alice"):
+    """An approval signed with tools/approve.py, as an approver would produce it."""
+    signed = subprocess.run([sys.executable, str(ROOT / "tools" / "approve.py"), "--key", str(approver / "alice.key"),
+                             "--approver", approver_name, "--ticket", ticket, "--service", "bgdemo",
+                             "--release-sha256", release["sha256"]], capture_output=True, text=True, check=True)
+    path = approver / f"{ticket}-{approver_name}-{release['version']}.json"
+    path.write_text(signed.stdout, encoding="utf-8")
+    return {"bluegreen_approval": str(path), "bluegreen_approver_keys": [str(approver / "alice.pub")],
+            "bluegreen_change_ticket": ticket}
+
+
+def audit_copy(log):
+    """The audit host's copy of a run's log."""
+    return testinfra.get_host("podman://cut-trace-store").file(f"/var/log/tracegate-bluegreen/{Path(log).name}")
+
+
 def served_colors(requests_per_lb=60):
     """Colors that answer new requests through each load balancer now."""
     colors = {}
@@ -98,16 +124,34 @@ def lb_host():
     return testinfra.get_host("podman://cut-lb-haproxy")
 
 
-def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_refused(audit):
+def test_a_production_cutover_needs_a_valid_approval_by_someone_else(audit, approver):
+    release = build_release("1.1.0")
+    production = dict(bluegreen_environment="production", bluegreen_change_ticket="CHG-4242")
+    code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **production), echo=False)
+    assert code != 0 and any("set bluegreen_approval" in line for line in lines), lines
+    other_ticket = approve(approver, release, "CHG-1111")
+    code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **dict(
+        other_ticket, **production)), echo=False)
+    assert code != 0 and any("CHG-1111" in line and "CHG-4242" in line for line in lines), lines
+    executor = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+    self_approved = approve(approver, release, "CHG-4242", approver_name=executor)
+    code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **dict(
+        self_approved, **production)), echo=False)
+    assert code != 0 and any("approver" in line and executor in line for line in lines), lines
+    assert not lb_host().file(LOCK_FILE).exists
+
+
+def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_refused(audit, approver):
     release = build_release("1.1.0")
     with LabLoad(LB_URLS, rate=60) as load:
         outcome = {}
 
         backend = {"backend": "jaeger", "url": "http://127.0.0.1:36686", "bearer_token": CANARY}
+        approved = approve(approver, release, "CHG-4242")
 
         def run_first():
-            outcome["first"] = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, bluegreen_trace_backend=backend),
-                                            echo=False)
+            outcome["first"] = run_playbook("cutover", INVENTORY, cutover_vars(
+                audit, release, bluegreen_trace_backend=backend, **approved), echo=False)
 
         thread = threading.Thread(target=run_first)
         thread.start()
@@ -126,11 +170,31 @@ def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_
     assert totals["by_color"].get("green", 0) > 0
     for url, seen in served_colors().items():
         assert set(seen["by_color"]) == {"green"}, (url, seen)
-    outcomes = [verify_log(audit, log)[-1]["outcome"] for log in audit_logs(audit)]
+    runs = [verify_log(audit, log) for log in audit_logs(audit)]
+    outcomes = [records[-1]["outcome"] for records in runs]
     assert "succeeded" in outcomes
+    succeeded = next(records for records in runs if records[-1]["outcome"] == "succeeded")
+    approvals = [record for record in succeeded if record["type"] == "approval_verified"]
+    assert approvals and approvals[0]["approver"] == "alice" and approvals[0]["ticket"] == "CHG-4242", approvals
     assert any(outcome.startswith("refused: the deployment lock of bgdemo is held by run cutover-") for outcome in outcomes), outcomes
     for path in audit_logs(audit) + sorted(LOG_DIR.glob("*.log")):
         assert CANARY not in path.read_text(encoding="utf-8"), path
+
+
+def test_an_audit_host_that_cannot_take_the_copy_stops_the_run_before_any_traffic_change(audit, tmp_path):
+    unreachable = tmp_path / "audit-host.yml"
+    unreachable.write_text("bluegreen_audit:\n  hosts:\n    cut-audit-gone:\n"
+                           "      ansible_connection: containers.podman.podman\n", encoding="utf-8")
+    release = build_release("1.1.1")
+    code, lines, _seconds = run_playbook("cutover", [INVENTORY, str(unreachable)], cutover_vars(audit, release), echo=False)
+    assert code != 0 and any("copy on cut-audit-gone" in line for line in lines), lines
+    assert not any("deploying" in line for line in lines), lines
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {"green"}, (url, seen)
+    records = verify_log(audit, audit_logs(audit)[-1])
+    assert records[-1]["outcome"].startswith("refused: audit log not written"), records[-1]
+    assert not any(record["type"] == "traffic_change" for record in records)
+    assert not lb_host().file(LOCK_FILE).exists
 
 
 def test_error_rate_fault_rolls_back_within_ten_seconds_of_the_verdict(audit):
@@ -219,5 +283,8 @@ def test_every_run_left_a_verified_log_and_its_report(audit):
         line = render_report(log, Path(audit["bluegreen_audit_dir"]) / "signing.pub")
         assert "log valid" in line, line
         assert Path(log).with_suffix(".html").exists() and Path(log).with_suffix(".md").exists()
+        copy = audit_copy(log)
+        assert copy.exists and copy.mode == 0o640, log
+        assert copy.content_string == Path(log).read_text(encoding="utf-8"), f"the audit host's copy of {log} differs"
     task_results = sum(1 for log in logs for record in verify_log(audit, log) if record["type"] == "task_result")
     assert task_results > 0, "the audit_trail callback recorded no task"
