@@ -315,7 +315,7 @@ def main():
             judged["looks"] = [gate.summary_of(judged, p["end"], False)]
         else:
             judged = gate.watch(backend, settings, bake=p["bake"], interval=p["interval"], hold=p["hold"],
-                                 bake_from=p["bake_from"])
+                                bake_from=p["bake_from"])
     except (analysis.AnalysisError, ValueError) as exc:
         module.fail_json(msg=f"analysis failed: {exc}", exception=traceback.format_exc())
     if judged["verdict"] == "fail" and judged["checks"][0]["check"] == "backend":

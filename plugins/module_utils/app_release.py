@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One release of a Python service on a host: the artifact checked, unpacked into its own
+directory, its virtualenv built, and the `current` link moved to it only once it is complete.
+
+A release directory is complete when its stamp exists (written last); an incomplete one
+(an interrupted install) is wiped and built again, never linked. The artifact is a .tar.gz
+with one top directory; its members are checked before anything is written (no absolute
+paths, no `..`, no links, devices or other special files), because the hosts' Python
+(3.11.2 on Debian 12) has no tarfile extraction filters. Runs on the managed host: standard
+library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+
+STAMP = os.path.join(".venv", ".requirements-installed")
+
+
+class ReleaseError(Exception):
+    pass
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def members_of(archive):
+    """(member, path below the top directory) for every member; raises ReleaseError naming
+    the first member that could write outside the release or is not a plain file or directory."""
+    tops = set()
+    members = []
+    for member in archive.getmembers():
+        name = member.name
+        parts = [part for part in name.split("/") if part not in ("", ".")]
+        if name.startswith("/") or ".." in parts or not parts:
+            raise ReleaseError(f"artifact member {name!r} points outside the release")
+        if not (member.isfile() or member.isdir()):
+            raise ReleaseError(f"artifact member {name!r} is a link or special file; a release holds plain files only")
+        tops.add(parts[0])
+        if len(parts) > 1:
+            members.append((member, os.path.join(*parts[1:])))
+    if len(tops) != 1:
+        raise ReleaseError(f"the artifact must have one top directory, it has {sorted(tops) or 'none'}")
+    return members
+
+
+def version_in(artifact):
+    """The artifact's VERSION file, read without unpacking anything."""
+    with tarfile.open(artifact, "r:gz") as archive:
+        for member, relative in members_of(archive):
+            if relative == "VERSION" and member.isfile():
+                return archive.extractfile(member).read().decode("utf-8").strip()
+    raise ReleaseError("the artifact has no VERSION file in its top directory")
+
+
+def unpack(artifact, release_dir):
+    """Unpacks below the artifact's top directory into `release_dir` (which must not exist)."""
+    os.makedirs(release_dir, mode=0o755)
+    with tarfile.open(artifact, "r:gz") as archive:
+        for member, relative in members_of(archive):
+            target = os.path.join(release_dir, relative)
+            if member.isdir():
+                os.makedirs(target, mode=0o755, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+            with archive.extractfile(member) as source, open(target, "wb") as destination:
+                shutil.copyfileobj(source, destination)
+            os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
+
+
+def is_complete(release_dir):
+    return os.path.exists(os.path.join(release_dir, STAMP))
+
+
+def build(release_dir, python, pip_args, run):
+    """The release's virtualenv with its requirements; `run(argv)` returns (rc, out, err)."""
+    venv = os.path.join(release_dir, ".venv")
+    pip_args = [arg.replace("{release_dir}", release_dir) for arg in pip_args]
+    for step, argv in (
+        ("creating the virtualenv", [python, "-m", "venv", venv]),
+        ("installing the requirements", [os.path.join(venv, "bin", "pip"), "install", "--quiet", "--disable-pip-version-check",
+                                         *pip_args, "-r", os.path.join(release_dir, "requirements.txt")]),
+    ):
+        rc, out, err = run(argv)
+        if rc != 0:
+            raise ReleaseError(f"{step} in {release_dir} failed (rc {rc}): {(err or out).strip()[-2000:]}")
+    with open(os.path.join(release_dir, STAMP), "w", encoding="utf-8"):
+        pass
+
+
+def link_target(link):
+    try:
+        return os.readlink(link)
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def point_link(link, target):
+    """Moves `link` to `target` in one rename, so the service never sees it missing."""
+    temporary = f"{link}.next"
+    if os.path.lexists(temporary):
+        os.unlink(temporary)
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+
+
+def stale_releases(releases_dir, keep, protect):
+    """Release directories beyond the `keep` newest, never one in `protect`."""
+    candidates = []
+    for name in os.listdir(releases_dir):
+        path = os.path.join(releases_dir, name)
+        if os.path.isdir(path) and not os.path.islink(path) and path not in protect:
+            candidates.append((os.path.getmtime(path), path))
+    candidates.sort(reverse=True)
+    return [path for _mtime, path in candidates[max(0, keep - 1):]]

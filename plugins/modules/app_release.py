@@ -1,0 +1,190 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: app_release
+short_description: Install one release of a Python service and point the current link at it, in one step
+version_added: 0.1.0
+description:
+  - Checks the artifact's SHA-256 on the host, reads its C(VERSION) before anything is
+    written, unpacks it into O(release_dir), builds the release's virtualenv with its
+    C(requirements.txt), and only then moves O(link) to it in one rename; older releases
+    beyond O(keep) are removed (never the new one nor the one the link left).
+  - A release directory is complete when its stamp (C(.venv/.requirements-installed)) exists;
+    a complete release is never touched again, an incomplete one (an interrupted install) is
+    built again from scratch and is never linked.
+  - The artifact is a C(.tar.gz) with one top directory holding C(VERSION), C(requirements.txt)
+    and what the requirements need; a member that is a link, a special file, an absolute path
+    or a path with C(..) refuses the artifact before anything is unpacked.
+  - Does not restart the service; the M(tracegate.bluegreen.app_env) role does, when the module reports C(changed).
+author: tracegate.bluegreen developers (@tracegate)
+attributes:
+  check_mode:
+    support: full
+    description: Checks the artifact and its VERSION, and reports whether the release would be built and linked.
+  diff_mode:
+    support: full
+    description: The link's target before and after.
+  idempotent:
+    support: full
+    description: A complete release the link already points at changes nothing.
+options:
+  artifact:
+    description: The release artifact on the host.
+    type: path
+    required: true
+  sha256:
+    description: The artifact's expected SHA-256 (64 lowercase hex digits).
+    type: str
+    required: true
+  version:
+    description: The version the artifact's C(VERSION) file must hold.
+    type: str
+    required: true
+  release_dir:
+    description: The release's own directory (its parent is created when missing).
+    type: path
+    required: true
+  link:
+    description: The link the service runs from, moved to O(release_dir) once it is complete.
+    type: path
+    required: true
+  python:
+    description: The interpreter that creates the virtualenv.
+    type: path
+    default: /usr/bin/python3
+  pip_args:
+    description:
+      - Arguments of C(pip install) before C(-r requirements.txt), for example
+        C([--no-index, --find-links, "{release_dir}/wheels"]); C({release_dir}) is replaced.
+    type: list
+    elements: str
+    default: []
+  keep:
+    description: Releases kept in the parent of O(release_dir), counting the new one.
+    type: int
+    default: 3
+seealso:
+  - module: tracegate.bluegreen.cutover_state
+"""
+
+EXAMPLES = r"""
+- name: Install checkout 1.4.2 from the wheels it carries
+  tracegate.bluegreen.app_release:
+    artifact: /opt/checkout/artifacts/checkout-1.4.2.tar.gz
+    sha256: "{{ release.sha256 }}"
+    version: 1.4.2
+    release_dir: /opt/checkout/releases/1.4.2-{{ release.sha256[:12] }}
+    link: /opt/checkout/current
+    pip_args: [--no-index, --find-links, "{release_dir}/wheels"]
+  register: installed
+"""
+
+RETURN = r"""
+built:
+  description: Whether the release was (or in check mode would be) unpacked and its virtualenv built.
+  returned: always
+  type: bool
+linked:
+  description: Whether the link was (or would be) moved to the release.
+  returned: always
+  type: bool
+previous_release:
+  description: Where the link pointed before the call; null when it did not exist.
+  returned: always
+  type: str
+removed:
+  description: Older release directories removed (or that would be).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import re
+import shutil
+import tarfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import app_release
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "artifact": {"type": "path", "required": True},
+            "sha256": {"type": "str", "required": True},
+            "version": {"type": "str", "required": True},
+            "release_dir": {"type": "path", "required": True},
+            "link": {"type": "path", "required": True},
+            "python": {"type": "path", "default": "/usr/bin/python3"},
+            "pip_args": {"type": "list", "elements": "str", "default": []},
+            "keep": {"type": "int", "default": 3},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not re.fullmatch(r"[0-9a-f]{64}", p["sha256"]):
+        module.fail_json(msg=f"sha256: {p['sha256']!r} is not 64 lowercase hex digits")
+    if p["keep"] < 1:
+        module.fail_json(msg=f"keep: at least the new release is kept, got {p['keep']}")
+    release_dir = p["release_dir"].rstrip("/")
+    previous = app_release.link_target(p["link"])
+    if module.check_mode and not os.path.exists(p["artifact"]):
+        # A check-mode run copies nothing, so the artifact is not on the host yet.
+        module.exit_json(changed=True, built=not app_release.is_complete(release_dir), linked=previous != release_dir,
+                         previous_release=previous, removed=[],
+                         msg=f"{p['artifact']} is not on the host yet; it would be checked and installed")
+    try:
+        found = app_release.sha256_of(p["artifact"])
+    except OSError as exc:
+        module.fail_json(msg=f"artifact: {p['artifact']}: {exc.strerror}; nothing was changed")
+    if found != p["sha256"]:
+        module.fail_json(msg=f"artifact: {p['artifact']} has sha256 {found}, expected {p['sha256']}; nothing was changed")
+    try:
+        version = app_release.version_in(p["artifact"])
+    except (app_release.ReleaseError, OSError, tarfile.TarError) as exc:
+        module.fail_json(msg=f"artifact: {p['artifact']}: {exc}; nothing was changed")
+    if version != p["version"]:
+        module.fail_json(msg=f"version: the artifact's VERSION is {version}, but {p['version']} was requested; nothing was changed")
+
+    built = not app_release.is_complete(release_dir)
+    linked = previous != release_dir
+    releases_dir = os.path.dirname(release_dir)
+    removed = []
+    try:
+        if built and not module.check_mode:
+            if os.path.lexists(release_dir):
+                shutil.rmtree(release_dir)
+            os.makedirs(releases_dir, mode=0o755, exist_ok=True)
+            app_release.unpack(p["artifact"], release_dir)
+            app_release.build(release_dir, p["python"], p["pip_args"], module.run_command)
+        if linked and not module.check_mode:
+            app_release.point_link(p["link"], release_dir)
+    except (app_release.ReleaseError, tarfile.TarError) as exc:
+        module.fail_json(msg=f"{exc}; the link still points at {previous}")
+    except OSError as exc:
+        module.fail_json(msg=f"installing {release_dir} failed: {exc}; the link still points at {previous}")
+    try:
+        if os.path.isdir(releases_dir):
+            removed = app_release.stale_releases(releases_dir, p["keep"], {release_dir, previous})
+            if not module.check_mode:
+                for path in removed:
+                    shutil.rmtree(path)
+    except OSError as exc:
+        module.fail_json(msg=f"{p['link']} points at {release_dir}, but removing older releases failed: {exc}")
+    result = {"changed": built or linked or bool(removed), "built": built, "linked": linked,
+              "previous_release": previous, "removed": removed}
+    if module._diff:
+        result["diff"] = {"before": f"{p['link']} -> {previous}\n", "after": f"{p['link']} -> {release_dir}\n"}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Release install on a real directory: artifact checks, unpack, link and pruning (the
+virtualenv build runs a scripted command runner; its subject is our own sequencing)."""
+import io
+import os
+import tarfile
+
+import pytest
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import app_release
+
+
+def artifact(tmp_path, files, name="svc-1.0.0.tar.gz", extra=None):
+    path = tmp_path / name
+    with tarfile.open(path, "w:gz") as archive:
+        for member_name, content in files.items():
+            info = tarfile.TarInfo(member_name)
+            info.size = len(content)
+            info.mode = 0o755 if member_name.endswith(".sh") else 0o644
+            archive.addfile(info, io.BytesIO(content))
+        for info in extra or []:
+            archive.addfile(info)
+    return str(path)
+
+
+GOOD = {"svc-1.0.0/VERSION": b"1.0.0\n", "svc-1.0.0/requirements.txt": b"gunicorn\n", "svc-1.0.0/svc/app.py": b"x = 1\n",
+        "svc-1.0.0/bin/run.sh": b"#!/bin/sh\n"}
+
+
+def test_version_is_read_without_unpacking_and_the_tree_lands_below_the_top_directory(tmp_path):
+    path = artifact(tmp_path, GOOD)
+    assert app_release.version_in(path) == "1.0.0"
+    release = str(tmp_path / "releases" / "1.0.0")
+    app_release.unpack(path, release)
+    assert sorted(os.listdir(release)) == ["VERSION", "bin", "requirements.txt", "svc"]
+    assert os.stat(os.path.join(release, "bin", "run.sh")).st_mode & 0o777 == 0o755
+    assert os.stat(os.path.join(release, "svc", "app.py")).st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("member, message", [
+    ("svc-1.0.0/../../etc/cron.d/x", "points outside the release"),
+    ("/etc/passwd", "points outside the release"),
+])
+def test_a_member_that_escapes_is_refused_before_anything_is_written(tmp_path, member, message):
+    path = artifact(tmp_path, dict(GOOD, **{member: b"evil"}))
+    with pytest.raises(app_release.ReleaseError, match=message):
+        app_release.version_in(path)
+
+
+def test_links_and_several_top_directories_are_refused(tmp_path):
+    link = tarfile.TarInfo("svc-1.0.0/svc/link")
+    link.type = tarfile.SYMTYPE
+    link.linkname = "/etc/shadow"
+    with pytest.raises(app_release.ReleaseError, match="link or special file"):
+        app_release.version_in(artifact(tmp_path, GOOD, extra=[link]))
+    with pytest.raises(app_release.ReleaseError, match="one top directory"):
+        app_release.version_in(artifact(tmp_path, dict(GOOD, **{"other/VERSION": b"2"}), name="two.tar.gz"))
+
+
+def test_the_build_writes_the_stamp_last_and_a_failed_step_leaves_the_release_incomplete(tmp_path):
+    release = str(tmp_path / "r")
+    os.makedirs(os.path.join(release, ".venv"))
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        return (1, "", "no matching distribution\n") if "install" in argv else (0, "", "")
+
+    with pytest.raises(app_release.ReleaseError, match="installing the requirements .* no matching distribution"):
+        app_release.build(release, "/usr/bin/python3", ["--find-links", "{release_dir}/wheels"], run)
+    assert not app_release.is_complete(release)
+    assert calls[1][-4:] == ["--find-links", f"{release}/wheels", "-r", f"{release}/requirements.txt"]
+    app_release.build(release, "/usr/bin/python3", [], lambda argv: (0, "", ""))
+    assert app_release.is_complete(release)
+
+
+def test_the_link_moves_in_one_rename_and_old_releases_go_but_never_the_new_or_the_previous(tmp_path):
+    releases = tmp_path / "releases"
+    for age, name in enumerate(["r1", "r2", "r3", "r4"]):
+        (releases / name).mkdir(parents=True)
+        os.utime(releases / name, (1000 + age, 1000 + age))
+    link = str(tmp_path / "current")
+    app_release.point_link(link, str(releases / "r1"))
+    app_release.point_link(link, str(releases / "r4"))
+    assert app_release.link_target(link) == str(releases / "r4")
+    stale = app_release.stale_releases(str(releases), 2, {str(releases / "r4"), str(releases / "r1")})
+    assert stale == [str(releases / "r2")]
