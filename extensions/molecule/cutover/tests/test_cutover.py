@@ -27,6 +27,7 @@ from tour import run_playbook as run_tour_playbook  # noqa: E402
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 LB_URLS = ["http://127.0.0.1:38080", "http://127.0.0.1:38081"]
 LOCK_FILE = "/var/lib/tracegate-bluegreen/bgdemo.lock"
+STATE_FILE = "/var/lib/tracegate-bluegreen/bgdemo.state.json"
 TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 12,
           "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15}
 
@@ -77,8 +78,7 @@ def approve(approver, release, ticket, approver_name="alice"):
                              "--release-sha256", release["sha256"]], capture_output=True, text=True, check=True)
     path = approver / f"{ticket}-{approver_name}-{release['version']}.json"
     path.write_text(signed.stdout, encoding="utf-8")
-    return {"bluegreen_approval": str(path), "bluegreen_approver_keys": [str(approver / "alice.pub")],
-            "bluegreen_change_ticket": ticket}
+    return {"bluegreen_approval": str(path), "bluegreen_approver_keys": [str(approver / "alice.pub")]}
 
 
 def audit_copy(log):
@@ -130,13 +130,13 @@ def test_a_production_cutover_needs_a_valid_approval_by_someone_else(audit, appr
     code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **production), echo=False)
     assert code != 0 and any("set bluegreen_approval" in line for line in lines), lines
     other_ticket = approve(approver, release, "CHG-1111")
-    code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **dict(
-        other_ticket, **production)), echo=False)
+    code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **other_ticket, **production),
+                                         echo=False)
     assert code != 0 and any("CHG-1111" in line and "CHG-4242" in line for line in lines), lines
     executor = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
     self_approved = approve(approver, release, "CHG-4242", approver_name=executor)
-    code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **dict(
-        self_approved, **production)), echo=False)
+    code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **self_approved, **production),
+                                         echo=False)
     assert code != 0 and any("approver" in line and executor in line for line in lines), lines
     assert not lb_host().file(LOCK_FILE).exists
 
@@ -147,7 +147,7 @@ def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_
         outcome = {}
 
         backend = {"backend": "jaeger", "url": "http://127.0.0.1:36686", "bearer_token": CANARY}
-        approved = approve(approver, release, "CHG-4242")
+        approved = dict(approve(approver, release, "CHG-4242"), bluegreen_change_ticket="CHG-4242")
 
         def run_first():
             outcome["first"] = run_playbook("cutover", INVENTORY, cutover_vars(
@@ -272,6 +272,34 @@ def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit):
         assert set(seen["by_color"]) == {other(live)}, (url, seen)
     outcomes = [verify_log(audit, log)[-1].get("outcome", "") for log in audit_logs(audit)]
     assert any(outcome.startswith("interrupted; recovered by run") for outcome in outcomes), outcomes
+
+
+def test_rollback_on_demand_returns_every_request_to_the_previous_color(audit):
+    live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
+    with LabLoad(LB_URLS, rate=60) as load:
+        code, lines, _seconds = run_playbook("rollback", INVENTORY, dict(TIMING, **audit), echo=False)
+    assert code == 0, lines
+    totals = load.totals()
+    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {other(live)}, (url, seen)
+    records = verify_log(audit, audit_logs(audit)[-1])
+    assert records[0]["operation"] == "rollback" and any(record["type"] == "traffic_change" for record in records)
+
+
+def test_verify_runs_the_gates_and_changes_nothing(audit):
+    live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
+    state_before = lb_host().file(STATE_FILE).content_string
+    logs_before = audit_logs(audit)
+    with LabLoad(LB_URLS, rate=60):
+        code, lines, _seconds = run_playbook("verify", INVENTORY, cutover_vars(audit, build_release("1.5.0")), echo=False)
+    assert code == 0, lines
+    assert any(line.startswith("trace_probe |") and line.endswith("pass") for line in lines), lines
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {live}, (url, seen)
+    assert lb_host().file(STATE_FILE).content_string == state_before
+    assert audit_logs(audit) == logs_before
+    assert not lb_host().file(LOCK_FILE).exists
 
 
 def test_every_run_left_a_verified_log_and_its_report(audit):
