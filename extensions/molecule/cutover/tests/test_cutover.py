@@ -284,7 +284,7 @@ def test_rollback_on_demand_returns_every_request_to_the_previous_color(audit):
     for url, seen in served_colors().items():
         assert set(seen["by_color"]) == {other(live)}, (url, seen)
     records = verify_log(audit, audit_logs(audit)[-1])
-    assert records[0]["operation"] == "rollback" and any(record["type"] == "traffic_change" for record in records)
+    assert records[0]["operation"] == "rollback" and any(record["type"] == "rollback" for record in records)
 
 
 def test_verify_runs_the_gates_and_changes_nothing(audit):
