@@ -7,6 +7,8 @@ controller, and a record is on disk before the task returns without a module to 
 
 from __future__ import annotations
 
+import os
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -35,7 +37,12 @@ class ActionModule(ActionBase):
             result.update(changed=True, record=dict(fields, run_id=args["run_id"], type=args["type"]))
             return result
         try:
-            key = audit.load_private_key(args["signing_key"]) if args["signing_key"] else None
+            key = None
+            if args["signing_key"]:
+                audit.check_key_file(args["signing_key"])
+                key = audit.load_private_key(args["signing_key"])
+            if args["type"] == "run_start":
+                os.makedirs(os.path.dirname(args["path"]) or ".", mode=0o700, exist_ok=True)
             writer = audit.AuditWriter(args["path"], args["run_id"], key)
             if args["type"] == "checkpoint":
                 record = writer.checkpoint(fields.pop("phase", ""))

@@ -29,6 +29,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 
 try:
     import rfc8785
@@ -82,6 +83,19 @@ def key_id_of(public_key):
     """First 16 hex digits of SHA-256 over the raw public key."""
     raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def check_key_file(path):
+    """A signing key must be a regular file only its owner can read."""
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise AuditError(f"signing_key: {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise AuditError(f"signing_key: {path} is not a regular file")
+    if status.st_mode & 0o077:
+        raise AuditError(f"signing_key: {path} has mode {stat.S_IMODE(status.st_mode):04o}; "
+                         "it must be readable by its owner only (0600 or stricter)")
 
 
 def load_private_key(path):

@@ -302,6 +302,26 @@ def test_verify_runs_the_gates_and_changes_nothing(audit):
     assert not lb_host().file(LOCK_FILE).exists
 
 
+def test_a_release_deployed_ahead_is_cut_over_without_deploying_again(audit):
+    live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
+    release = build_release("1.6.0")
+    with LabLoad(LB_URLS, rate=60) as load:
+        code, lines, _seconds = run_playbook("deploy", INVENTORY, cutover_vars(audit, release), echo=False)
+        assert code == 0, lines
+        assert any(line.startswith(f"deploy succeeded: 1.6.0 on {other(live)}") for line in lines), lines
+        assert load.totals_now().get(other(live), 0) == 0, "the deployment sent user traffic to the idle color"
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, bluegreen_deploy=False),
+                                             echo=False)
+    assert code == 0, lines
+    totals = load.totals()
+    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {other(live)}, (url, seen)
+    deploy_log, cutover_log = audit_logs(audit)[-2:]
+    assert any("app_release" in record.get("action", "") for record in verify_log(audit, deploy_log))
+    assert not any("app_release" in record.get("action", "") for record in verify_log(audit, cutover_log))
+
+
 def test_every_run_left_a_verified_log_and_its_report(audit):
     logs = audit_logs(audit)
     assert len(logs) >= 7

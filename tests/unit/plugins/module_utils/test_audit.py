@@ -174,6 +174,20 @@ def test_the_last_line_is_read_from_the_end_whatever_the_block_size(tmp_path, bl
         assert audit.last_line(handle, block=block) is None
 
 
+def test_a_signing_key_others_can_read_is_refused(tmp_path):
+    key = tmp_path / "signing.key"
+    key.write_text("not checked here")
+    key.chmod(0o640)
+    with pytest.raises(audit.AuditError, match="has mode 0640; it must be readable by its owner only"):
+        audit.check_key_file(str(key))
+    key.chmod(0o600)
+    audit.check_key_file(str(key))
+    with pytest.raises(audit.AuditError, match="signing_key: .*No such file"):
+        audit.check_key_file(str(tmp_path / "missing.key"))
+    with pytest.raises(audit.AuditError, match="not a regular file"):
+        audit.check_key_file(str(tmp_path))
+
+
 def test_unsigned_checkpoint_and_reserved_fields_are_refused(tmp_path):
     writer = audit.AuditWriter(str(tmp_path / "u.jsonl"), "run-7")
     with pytest.raises(audit.AuditError, match="must be signed"):
