@@ -69,7 +69,8 @@ def p5(inventory, version, ahead=False):
     deploy = stamp(first_change["ts"]) - stamp(records[0]["ts"])
     totals = load.totals()
     shift = stamp(records[-1]["ts"]) - stamp(first_change["ts"]) - configured
-    print(f"P5{' (release deployed ahead)' if ahead else ''} cutover wall {seconds:.1f} s - configured bake and watch {configured} s = {seconds - configured:.1f} s "
+    label = "P5 (release deployed ahead)" if ahead else "P5"
+    print(f"{label} cutover wall {seconds:.1f} s - configured bake and watch {configured} s = {seconds - configured:.1f} s "
           f"(goal <= 30 s); of it, preflight + {'version check' if ahead else 'deployment'} + idle gates {deploy:.1f} s, and from the first traffic "
           f"change to the seal {shift:.1f} s beyond bake and watch; "
           f"requests {totals['requests']}, failed {totals['errors'] + totals['non_2xx']}")
