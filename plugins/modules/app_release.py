@@ -136,10 +136,11 @@ def main():
         module.fail_json(msg=f"keep: at least the new release is kept, got {p['keep']}")
     release_dir = p["release_dir"].rstrip("/")
     previous = app_release.link_target(p["link"])
+    built = not app_release.is_complete(release_dir)
+    linked = previous != release_dir
     if module.check_mode and not os.path.exists(p["artifact"]):
         # A check-mode run copies nothing, so the artifact is not on the host yet.
-        module.exit_json(changed=True, built=not app_release.is_complete(release_dir), linked=previous != release_dir,
-                         previous_release=previous, removed=[],
+        module.exit_json(changed=True, built=built, linked=linked, previous_release=previous, removed=[],
                          msg=f"{p['artifact']} is not on the host yet; it would be checked and installed")
     try:
         found = app_release.sha256_of(p["artifact"])
@@ -154,8 +155,6 @@ def main():
     if version != p["version"]:
         module.fail_json(msg=f"version: the artifact's VERSION is {version}, but {p['version']} was requested; nothing was changed")
 
-    built = not app_release.is_complete(release_dir)
-    linked = previous != release_dir
     releases_dir = os.path.dirname(release_dir)
     removed = []
     try:
