@@ -32,13 +32,19 @@ TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegr
           "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15}
 
 
+def keypair(directory, name):
+    """An Ed25519 key pair made with openssl: <name>.key (mode 0600) and <name>.pub."""
+    key = directory / f"{name}.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    key.chmod(0o600)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(directory / f"{name}.pub")], check=True)
+    return key
+
+
 @pytest.fixture(scope="module")
 def audit(tmp_path_factory):
     directory = tmp_path_factory.mktemp("audit")
-    key = directory / "signing.key"
-    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
-    key.chmod(0o600)
-    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(directory / "signing.pub")], check=True)
+    key = keypair(directory, "signing")
     return {"bluegreen_audit_dir": str(directory), "bluegreen_audit_signing_key": str(key)}
 
 
@@ -65,9 +71,7 @@ def cutover_vars(audit, release, **extra):
 def approver(tmp_path_factory):
     """An approver's key pair (not the executor's): the private half signs approvals."""
     directory = tmp_path_factory.mktemp("approver")
-    key = directory / "alice.key"
-    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
-    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(directory / "alice.pub")], check=True)
+    keypair(directory, "alice")
     return directory
 
 
