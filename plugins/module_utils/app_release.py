@@ -83,14 +83,45 @@ def is_complete(release_dir):
     return os.path.exists(os.path.join(release_dir, STAMP))
 
 
-def build(release_dir, python, pip_args, run):
-    """The release's virtualenv with its requirements; `run(argv)` returns (rc, out, err)."""
+# Where distributions keep the pip wheel that ensurepip installs (Debian and Ubuntu move it
+# out of the standard library).
+WHEEL_DIRS = ("/usr/share/python-wheels",)
+
+
+def bundled_pip_wheel(search=None):
+    """The newest pip wheel ensurepip would install, or None. pip runs from its wheel, so a
+    release's virtualenv is built without pip in it: ~2 s less per build, and no installer
+    left beside the service."""
+    if search is None:
+        import ensurepip  # pylint: disable=import-outside-toplevel
+
+        search = WHEEL_DIRS + (os.path.join(os.path.dirname(ensurepip.__file__), "_bundled"),)
+    wheels = []
+    for directory in search:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        wheels += [os.path.join(directory, name) for name in names if name.startswith("pip-") and name.endswith(".whl")]
+    return max(wheels, key=lambda path: [int(part) if part.isdigit() else 0
+                                         for part in os.path.basename(path)[4:].split("-")[0].split(".")], default=None)
+
+
+def build(release_dir, python, pip_args, run, pip_wheel=None):
+    """The release's virtualenv with its requirements; `run(argv)` returns (rc, out, err).
+    With `pip_wheel` the virtualenv gets no pip and that wheel's pip installs into it."""
     venv = os.path.join(release_dir, ".venv")
     pip_args = [arg.replace("{release_dir}", release_dir) for arg in pip_args]
+    if pip_wheel:
+        create = [python, "-m", "venv", "--without-pip", venv]
+        pip = [os.path.join(venv, "bin", "python"), os.path.join(pip_wheel, "pip")]
+    else:
+        create = [python, "-m", "venv", venv]
+        pip = [os.path.join(venv, "bin", "pip")]
     for step, argv in (
-        ("creating the virtualenv", [python, "-m", "venv", venv]),
-        ("installing the requirements", [os.path.join(venv, "bin", "pip"), "install", "--quiet", "--disable-pip-version-check",
-                                         *pip_args, "-r", os.path.join(release_dir, "requirements.txt")]),
+        ("creating the virtualenv", create),
+        ("installing the requirements", pip + ["install", "--quiet", "--disable-pip-version-check",
+                                               *pip_args, "-r", os.path.join(release_dir, "requirements.txt")]),
     ):
         rc, out, err = run(argv)
         if rc != 0:

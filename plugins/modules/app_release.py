@@ -21,9 +21,16 @@ description:
   - The artifact is a C(.tar.gz) with one top directory holding C(VERSION), C(requirements.txt)
     and what the requirements need; a member that is a link, a special file, an absolute path
     or a path with C(..) refuses the artifact before anything is unpacked.
+  - With O(src), the artifact is taken from the controller when the host does not hold it yet
+    (or holds another file under its name): the controller's copy is checked against O(sha256)
+    before anything is sent, and the host's copy again before it is moved into place. A host
+    that already holds it receives nothing.
   - Does not restart the service; the M(tracegate.bluegreen.app_env) role does, when the module reports C(changed).
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
+  action:
+    support: full
+    description: An action checks O(src) on the controller and sends it only when the host needs it; the module runs on the host.
   check_mode:
     support: full
     description: Checks the artifact and its VERSION, and reports whether the release would be built and linked.
@@ -35,9 +42,14 @@ attributes:
     description: A complete release the link already points at changes nothing.
 options:
   artifact:
-    description: The release artifact on the host.
+    description: The release artifact on the host (its directory is created when missing).
     type: path
     required: true
+  src:
+    description:
+      - The artifact on the controller, sent to O(artifact) when the host does not hold it with
+        O(sha256) already. Without it, O(artifact) must already be on the host.
+    type: path
   sha256:
     description: The artifact's expected SHA-256 (64 lowercase hex digits).
     type: str
@@ -74,8 +86,9 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Install checkout 1.4.2 from the wheels it carries
+- name: Install checkout 1.4.2 from the wheels it carries, sent from the controller when missing
   tracegate.bluegreen.app_release:
+    src: dist/checkout-1.4.2.tar.gz
     artifact: /opt/checkout/artifacts/checkout-1.4.2.tar.gz
     sha256: "{{ release.sha256 }}"
     version: 1.4.2
@@ -86,6 +99,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+artifact_copied:
+  description: Whether the artifact was (or in check mode would be) sent from the controller.
+  returned: always
+  type: bool
 built:
   description: Whether the release was (or in check mode would be) unpacked and its virtualenv built.
   returned: always
@@ -115,10 +132,22 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import app_release
 
 
+def checked_version(path, field, p):
+    """The VERSION of the artifact at `path`, once its checksum and VERSION match the request."""
+    found = app_release.sha256_of(path)
+    if found != p["sha256"]:
+        raise app_release.ReleaseError(f"{field}: {path} has sha256 {found}, expected {p['sha256']}")
+    version = app_release.version_in(path)
+    if version != p["version"]:
+        raise app_release.ReleaseError(f"version: the artifact's VERSION is {version}, but {p['version']} was requested")
+    return version
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "artifact": {"type": "path", "required": True},
+            "src": {"type": "path"},
             "sha256": {"type": "str", "required": True},
             "version": {"type": "str", "required": True},
             "release_dir": {"type": "path", "required": True},
@@ -138,23 +167,28 @@ def main():
     previous = app_release.link_target(p["link"])
     built = not app_release.is_complete(release_dir)
     linked = previous != release_dir
-    if module.check_mode and not os.path.exists(p["artifact"]):
-        # A check-mode run copies nothing, so the artifact is not on the host yet.
-        module.exit_json(changed=True, built=built, linked=linked, previous_release=previous, removed=[],
-                         msg=f"{p['artifact']} is not on the host yet; it would be checked and installed")
+    held = os.path.isfile(p["artifact"]) and app_release.sha256_of(p["artifact"]) == p["sha256"]
+    if not held and not p["src"]:
+        if module.check_mode and not os.path.exists(p["artifact"]):
+            # A check-mode run sends nothing, so the artifact is not on the host yet.
+            module.exit_json(changed=True, artifact_copied=True, built=built, linked=linked, previous_release=previous,
+                             removed=[], msg=f"{p['artifact']} is not on the host yet; it would be checked and installed")
+        state = "is missing" if not os.path.exists(p["artifact"]) else "does not have the requested sha256"
+        # artifact_missing tells the action plugin to send src and call again.
+        module.fail_json(msg=f"artifact: {p['artifact']} {state}; nothing was changed", artifact_missing=True)
     try:
-        found = app_release.sha256_of(p["artifact"])
-    except OSError as exc:
-        module.fail_json(msg=f"artifact: {p['artifact']}: {exc.strerror}; nothing was changed")
-    if found != p["sha256"]:
-        module.fail_json(msg=f"artifact: {p['artifact']} has sha256 {found}, expected {p['sha256']}; nothing was changed")
-    try:
-        version = app_release.version_in(p["artifact"])
+        checked_version(p["artifact"] if held else p["src"], "artifact" if held else "src", p)
     except (app_release.ReleaseError, OSError, tarfile.TarError) as exc:
-        module.fail_json(msg=f"artifact: {p['artifact']}: {exc}; nothing was changed")
-    if version != p["version"]:
-        module.fail_json(msg=f"version: the artifact's VERSION is {version}, but {p['version']} was requested; nothing was changed")
+        module.fail_json(msg=f"{exc}; nothing was changed")
 
+    try:
+        if not held and not module.check_mode:
+            os.makedirs(os.path.dirname(p["artifact"]), mode=0o755, exist_ok=True)
+            shutil.copyfile(p["src"], f"{p['artifact']}.part")
+            os.chmod(f"{p['artifact']}.part", 0o644)
+            os.replace(f"{p['artifact']}.part", p["artifact"])
+    except OSError as exc:
+        module.fail_json(msg=f"artifact: placing {p['artifact']} failed: {exc}; the link still points at {previous}")
     releases_dir = os.path.dirname(release_dir)
     removed = []
     try:
@@ -163,7 +197,8 @@ def main():
                 shutil.rmtree(release_dir)
             os.makedirs(releases_dir, mode=0o755, exist_ok=True)
             app_release.unpack(p["artifact"], release_dir)
-            app_release.build(release_dir, p["python"], p["pip_args"], module.run_command)
+            app_release.build(release_dir, p["python"], p["pip_args"], module.run_command,
+                              pip_wheel=app_release.bundled_pip_wheel())
         if linked and not module.check_mode:
             app_release.point_link(p["link"], release_dir)
     except (app_release.ReleaseError, tarfile.TarError) as exc:
@@ -178,7 +213,8 @@ def main():
                     shutil.rmtree(path)
     except OSError as exc:
         module.fail_json(msg=f"{p['link']} points at {release_dir}, but removing older releases failed: {exc}")
-    result = {"changed": built or linked or bool(removed), "built": built, "linked": linked,
+    result = {"changed": built or linked or bool(removed) or not held, "artifact_copied": not held,
+              "built": built, "linked": linked,
               "previous_release": previous, "removed": removed}
     if module._diff:
         result["diff"] = {"before": f"{p['link']} -> {previous}\n", "after": f"{p['link']} -> {release_dir}\n"}

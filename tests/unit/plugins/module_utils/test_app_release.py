@@ -84,3 +84,19 @@ def test_the_link_moves_in_one_rename_and_old_releases_go_but_never_the_new_or_t
     assert app_release.link_target(link) == str(releases / "r4")
     stale = app_release.stale_releases(str(releases), 2, {str(releases / "r4"), str(releases / "r1")})
     assert stale == [str(releases / "r2")]
+
+
+def test_pip_runs_from_the_newest_bundled_wheel_into_a_virtualenv_without_pip(tmp_path):
+    for name in ["pip-9.0.1-py2.py3-none-any.whl", "pip-23.0.1-py3-none-any.whl", "pip-23.0-py3-none-any.whl",
+                 "setuptools-66.1.1-py3-none-any.whl"]:
+        (tmp_path / name).touch()
+    wheel = app_release.bundled_pip_wheel([str(tmp_path / "missing"), str(tmp_path)])
+    assert wheel == str(tmp_path / "pip-23.0.1-py3-none-any.whl")
+    assert app_release.bundled_pip_wheel([str(tmp_path / "missing")]) is None
+    release = str(tmp_path / "r")
+    os.makedirs(os.path.join(release, ".venv"))
+    calls = []
+    app_release.build(release, "/usr/bin/python3", [], lambda argv: calls.append(argv) or (0, "", ""), pip_wheel=wheel)
+    assert calls[0] == ["/usr/bin/python3", "-m", "venv", "--without-pip", f"{release}/.venv"]
+    assert calls[1][:3] == [f"{release}/.venv/bin/python", f"{wheel}/pip", "install"]
+    assert app_release.is_complete(release)
