@@ -17,6 +17,8 @@ ARGUMENT_SPEC = {
     "weights": {"type": "dict"},
     "haproxy": {"type": "dict", "default": {}},
     "nginx": {"type": "dict", "default": {}},
+    "require_up": {"type": "list", "elements": "str", "default": []},
+    "health_path": {"type": "str", "default": "/healthz"},
 }
 
 
@@ -29,6 +31,8 @@ class ActionModule(ActionBase):
         module_args = dict(args[args["kind"]])
         if args["weights"] is not None:
             module_args["weights"] = args["weights"]
+        if args["require_up"]:
+            module_args.update(require_up=args["require_up"], health_path=args["health_path"])
         result.update(self._execute_module(module_name=MODULES[args["kind"]], module_args=module_args,
                                            task_vars=task_vars))
         result["kind"] = args["kind"]

@@ -16,6 +16,7 @@ import re
 import socket
 import time
 
+from . import server_check
 from .files import write_atomically
 
 COLORS = ("blue", "green")
@@ -98,14 +99,15 @@ def admin_state(flags):
 class ServerState:
     """The part of a server's runtime state this module manages and reports."""
 
-    __slots__ = ("backend", "server", "weight", "state", "operational")
+    __slots__ = ("backend", "server", "weight", "state", "operational", "address")
 
-    def __init__(self, backend, server, weight, state, operational="running"):
+    def __init__(self, backend, server, weight, state, operational="running", address=None):
         self.backend = backend
         self.server = server
         self.weight = weight
         self.state = state
         self.operational = operational
+        self.address = address
 
     @classmethod
     def from_row(cls, row):
@@ -115,6 +117,7 @@ class ServerState:
             int(row["srv_uweight"]),
             admin_state(row["srv_admin_state"]),
             OP_STATES.get(int(row["srv_op_state"]), "unknown"),
+            f"{row['srv_addr']}:{row['srv_port']}" if row.get("srv_addr") and row.get("srv_port") else None,
         )
 
     @property
@@ -274,7 +277,7 @@ def plan_changes(current, weights=None, server_weights=None, states=None, server
     for key, state in current.items():
         weight = server_weights.get(state.server, weights.get(state.color, state.weight))
         admin = server_states.get(state.server, states.get(state.color, state.state))
-        target = ServerState(state.backend, state.server, weight, admin, state.operational)
+        target = ServerState(state.backend, state.server, weight, admin, state.operational, state.address)
         if target != state:
             wanted[key] = target
 
@@ -363,14 +366,26 @@ class BackendSwitch:
         return current
 
     def run(self, weights=None, server_weights=None, states=None, server_states=None, check_mode=False,
-            wait_healthy=True, health_timeout=30.0, state_file=None):
+            wait_healthy=True, health_timeout=30.0, state_file=None, require_up=(), ask=None):
         """Returns (before, after, changed). `after` is what HAProxy reports once the switch
-        holds (or the prediction in check mode)."""
+        holds (or the prediction in check mode). Servers of a `require_up` color that the
+        change leaves with weight must answer `ask` ({name: address} -> {name: reason})
+        first, or nothing is changed."""
         for server in list(server_weights or {}) + list(server_states or {}):
             check_name("server", server)
         with RuntimeSession(self.address, self.timeout) as session:
             before = self.read(session)
             wanted = plan_changes(before, weights, server_weights, states, server_states)
+            if wanted and require_up:
+                receiving = {f"{s.backend}/{s.server}": before[key].address
+                             for key, s in {**before, **wanted}.items()
+                             if s.color in require_up and s.weight > 0 and s.state != "maint"}
+                unknown = sorted(name for name, address in receiving.items() if not address)
+                if unknown:
+                    raise RuntimeApiError(f"require_up: no address known for {', '.join(unknown)}; nothing was changed")
+                bad = ask(receiving)
+                if bad:
+                    raise RuntimeApiError(server_check.refusal(bad))
             if not wanted or check_mode:
                 return before, {**before, **wanted}, bool(wanted)
             try:

@@ -93,6 +93,20 @@ options:
       - HAProxy's C(server-state-file), written after a change. Empty to skip.
     type: path
     default: /var/lib/haproxy/server-state
+  require_up:
+    description:
+      - Colors whose servers must answer before the change gives them traffic. Every server
+        of these colors that keeps or gets a weight above 0 is asked from this host, at once
+        (GET O(health_path), or a TCP connection when it is empty); one that does not answer
+        within 2 seconds fails the task, names it, and nothing is changed.
+      - Meant for steps toward a new color; a rollback leaves it empty so that it is never refused.
+    type: list
+    elements: str
+    default: []
+  health_path:
+    description: Path asked on the servers of O(require_up); empty asks for a TCP connection only.
+    type: str
+    default: /healthz
   timeout:
     description: Seconds to wait for any one Runtime API answer.
     type: float
@@ -171,6 +185,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import server_check
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.haproxy_runtime import (
     BackendSwitch,
     RuntimeApiError,
@@ -208,6 +223,8 @@ def main():
             "shutdown_sessions": {"type": "bool", "default": False},
             "state_file": {"type": "path", "default": "/var/lib/haproxy/server-state"},
             "timeout": {"type": "float", "default": 5.0},
+            "require_up": {"type": "list", "elements": "str", "default": [], "choices": ["blue", "green"]},
+            "health_path": {"type": "str", "default": "/healthz"},
         },
         supports_check_mode=True,
     )
@@ -223,6 +240,8 @@ def main():
             wait_healthy=params["wait_healthy"],
             health_timeout=params["health_timeout"],
             state_file=params["state_file"] or None,
+            require_up=params["require_up"],
+            ask=lambda servers: server_check.unanswering(servers, params["health_path"]),
         )
     except SwitchFailed as exc:
         module.fail_json(msg=str(exc), restored=exc.restored, before=_listing(exc.before))

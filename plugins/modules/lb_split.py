@@ -41,6 +41,18 @@ options:
       - "Weight for every server of a color, for example C({blue: 75, green: 25}). Omitted,
         the split is only read."
     type: dict
+  require_up:
+    description:
+      - Colors whose servers must answer from the load balancer's host before the change
+        gives them traffic; one that does not fails the task and nothing is changed. See
+        O(tracegate.bluegreen.haproxy_backend#module:require_up).
+    type: list
+    elements: str
+    default: []
+  health_path:
+    description: Path asked on those servers; empty asks for a TCP connection only.
+    type: str
+    default: /healthz
   haproxy:
     description: Options of M(tracegate.bluegreen.haproxy_backend) (for example C(backend), C(socket)), used when O(kind=haproxy).
     type: dict

@@ -101,6 +101,20 @@ options:
         C(http://127.0.0.1/.bluegreen/generation/<upstream>). An empty string skips the
         confirmation, with a warning.
     type: str
+  require_up:
+    description:
+      - Colors whose servers must answer before the change gives them traffic. Every server
+        of these colors that keeps or gets a weight above 0 is asked from this host, at once
+        (GET O(health_path), or a TCP connection when it is empty); one that does not answer
+        within 2 seconds fails the task, names it, and nothing is changed.
+      - Meant for steps toward a new color; a rollback leaves it empty so that it is never refused.
+    type: list
+    elements: str
+    default: []
+  health_path:
+    description: Path asked on the servers of O(require_up); empty asks for a TCP connection only.
+    type: str
+    default: /healthz
   reload_timeout:
     description: Seconds to wait for NGINX to serve the new generation.
     type: float
@@ -176,6 +190,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import server_check
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.nginx_upstream import (
     UpstreamError,
     UpstreamSwitch,
@@ -226,6 +241,8 @@ def main():
             "reload_command": {"type": "list", "elements": "str", "default": ["systemctl", "reload", "nginx.service"]},
             "generation_url": {"type": "str"},
             "reload_timeout": {"type": "float", "default": 10.0},
+            "require_up": {"type": "list", "elements": "str", "default": [], "choices": ["blue", "green"]},
+            "health_path": {"type": "str", "default": "/healthz"},
         },
         supports_check_mode=True,
     )
@@ -267,6 +284,12 @@ def main():
     changed = file_changes or stale
     if p["reload"] and not generation_url:
         module.warn("generation_url is empty: the reload cannot be confirmed")
+
+    if changed and p["require_up"]:
+        bad = server_check.unanswering({s.address: s.address for s in after if s.color in p["require_up"] and s.weight > 0},
+                                       p["health_path"])
+        if bad:
+            module.fail_json(msg=server_check.refusal(bad), before=[s.as_dict() for s in before])
 
     if changed and not module.check_mode:
         try:

@@ -126,3 +126,20 @@ def test_wait_drained_reports_servers_taken_out(haproxy):
         module_args(haproxy, weights={"blue": 0, "green": 100}, states={"blue": "drain"}, wait_drained=True, drain_timeout=5),
     )
     assert result["changed"] is True and result["undrained"] == {}
+
+
+def test_require_up_refuses_traffic_to_a_dead_server_before_haproxy_marks_it_down(haproxy):
+    haproxy.apps["green_1"].stop()  # asked directly, whatever HAProxy's own checks show by now
+    result = run_module("haproxy_backend", module_args(haproxy, weights={"blue": 75, "green": 25}, require_up=["green"]))
+    assert result.get("failed") and "app/green_1" in result["msg"] and "app/green_2" not in result["msg"], result
+    assert "nothing was changed" in result["msg"]
+    assert haproxy.servers()["green_2"] == (0, READY)
+    # A live server answering 500 to the health path is refused as well.
+    haproxy.apps["green_2"].healthy = False
+    result = run_module("haproxy_backend", module_args(haproxy, server_weights={"green_2": 10}, require_up=["green"]))
+    assert result.get("failed") and "GET /healthz answered 500" in result["msg"], result
+    haproxy.apps["green_2"].healthy = True
+    assert run_module("haproxy_backend", module_args(haproxy, server_weights={"green_2": 10}, require_up=["green"]))["changed"] is True
+    # Without require_up nothing is asked: a rollback away from the dead server is never refused.
+    result = run_module("haproxy_backend", module_args(haproxy, weights={"blue": 100, "green": 0}))
+    assert result["changed"] is True and not result.get("failed"), result

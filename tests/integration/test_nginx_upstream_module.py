@@ -118,3 +118,14 @@ def test_stale_generation_is_reloaded(nginx):
     result = run_module("nginx_upstream", args)
     assert result["changed"] is True
     assert served_generation(args["generation_url"]) == generation
+
+
+def test_require_up_refuses_traffic_to_a_server_that_does_not_answer(nginx):
+    green = [app for name, app in nginx.apps.items() if name.startswith("green")]
+    green[0].stop()
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 75, "green": 25}, require_up=["green"]))
+    assert result.get("failed") and f"127.0.0.1:{green[0].port}" in result["msg"], result
+    assert f"127.0.0.1:{green[1].port}" not in result["msg"] and "nothing was changed" in result["msg"]
+    assert "green" not in {s["color"] for s in run_module("nginx_upstream", nginx.module_args())["after"] if s["weight"] > 0}
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 75, "green": 25}, require_up=["blue"]))
+    assert result["changed"] is True and not result.get("failed"), result
