@@ -53,9 +53,11 @@ def inspect_trace(spans, service, color=None, version=None):
     return "; ".join(problems) or None
 
 
-def wait_for_traces(backend, probes, service, color, version, deadline, interval=1.0):
+def wait_for_traces(backend, probes, service, color, version, deadline, interval=0.25, max_interval=2.0):
     """Polls the backend until every probe's trace is found and correct, or the deadline.
-    Returns {trace_id: problem or None}; the backend failing counts as a problem."""
+    Returns {trace_id: problem or None}; the backend failing counts as a problem. The pause
+    between polls starts short (traces exported within a second are seen at once) and grows
+    by half each time up to `max_interval` (a backend slow to index is not hammered)."""
     pending = {p["trace_id"] for p in probes if p.get("status") is not None}
     outcome = {p["trace_id"]: "the request itself failed: " + p.get("error", "") for p in probes if p.get("status") is None}
     last = {}
@@ -71,7 +73,8 @@ def wait_for_traces(backend, probes, service, color, version, deadline, interval
                 outcome[trace_id] = problem
         if not pending or time.monotonic() >= deadline:
             break
-        time.sleep(interval)
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        interval = min(interval * 1.5, max_interval)
     for trace_id in pending:
         outcome[trace_id] = last.get(trace_id) or "not found"
     return outcome

@@ -61,9 +61,11 @@ options:
     type: float
     default: 30
   poll_interval:
-    description: Seconds between rounds of look-ups.
+    description:
+      - Longest pause in seconds between rounds of look-ups. The first pause is a quarter of a
+        second (at most this) and each next one is half as long again, up to this.
     type: float
-    default: 1
+    default: 2
 seealso:
   - module: tracegate.bluegreen.trace_health
 """
@@ -126,7 +128,7 @@ def main():
             color={"type": "str", "required": True, "choices": ["blue", "green"]},
             version={"type": "str"},
             deadline={"type": "float", "default": 30.0},
-            poll_interval={"type": "float", "default": 1.0},
+            poll_interval={"type": "float", "default": 2.0},
         ),
     )
     if requests is None:
@@ -152,7 +154,8 @@ def main():
         module.fail_json(msg=str(exc))
     probes = send_probes(send, p["urls"], p["count"], p["headers"])
     outcome = wait_for_traces(backend, probes, p["service"], p["color"], p["version"],
-                              time.monotonic() + p["deadline"], p["poll_interval"])
+                              time.monotonic() + p["deadline"], min(0.25, p["poll_interval"]),
+                              p["poll_interval"])
     for probe in probes:
         probe["problem"] = outcome.get(probe["trace_id"])
     unanswered = sorted(t for t, problem in outcome.items() if problem and problem.startswith("the request"))
