@@ -21,6 +21,9 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysi
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError, TraceQuery
 
 INTERIM_ALPHA_SHARE = 0.1
+# A baseline window that ended this long ago holds every span it will ever hold (the
+# OpenTelemetry SDKs export within 5 s by default), so later looks of the same watch reuse it.
+BASELINE_SETTLED_SECONDS = 5.0
 
 
 class GateSettings:
@@ -40,9 +43,10 @@ class GateSettings:
         self.baseline_end = baseline_end
 
 
-def look(backend, settings, end, interim=False):
+def look(backend, settings, end, interim=False, settled=None):
     """One judgement of the window ending at `end`; returns the judge's result plus `window`
-    and, when the backend failed, a `fail` naming it."""
+    and, when the backend failed, a `fail` naming it. `settled` (a dict kept across the looks
+    of one watch) holds a baseline sample that can no longer change."""
     start = end - settings.window
     if settings.since is not None:
         start = max(start, float(settings.since))
@@ -58,9 +62,15 @@ def look(backend, settings, end, interim=False):
         reason = f"the window since {settings.since} is shorter than a second: nothing to judge yet"
         return {"verdict": "inconclusive", "reasons": [reason], "checks": [{"check": "window", "outcome": "inconclusive",
                                                                             "reason": reason}], "window": window}
+    fixed = (settled is not None and settings.baseline_end is not None
+             and end - baseline_end >= BASELINE_SETTLED_SECONDS)
     try:
-        baseline = backend.sample(TraceQuery(settings.service, baseline_start, baseline_end, color=settings.baseline_color,
-                                             limit=settings.limit, exclude_operations=settings.exclude_operations))
+        baseline = settled.get((baseline_start, baseline_end)) if fixed else None
+        if baseline is None:
+            baseline = backend.sample(TraceQuery(settings.service, baseline_start, baseline_end, color=settings.baseline_color,
+                                                 limit=settings.limit, exclude_operations=settings.exclude_operations))
+            if fixed:
+                settled[(baseline_start, baseline_end)] = baseline
         candidate = backend.sample(TraceQuery(settings.service, start, end, color=settings.candidate_color,
                                               limit=settings.limit, exclude_operations=settings.exclude_operations))
     except BackendError as exc:
@@ -109,11 +119,12 @@ def watch(backend, settings, bake=0.0, interval=5.0, hold=0.0, bake_from=None, c
     hold_end = bake_end + max(0.0, float(hold))
     next_look = min(started + interval, bake_end)
     looks = []
+    settled = {}
     while True:
         sleep(max(0.0, next_look - clock()))
         now = clock()
         interim = now < bake_end
-        judged = look(backend, settings, now, interim=interim)
+        judged = look(backend, settings, now, interim=interim, settled=settled)
         looks.append(summary_of(judged, now, interim))
         verdict = judged["verdict"]
         done = verdict == "fail" or (not interim and (verdict == "pass" or now >= hold_end))

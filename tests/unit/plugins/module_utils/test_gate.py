@@ -125,6 +125,18 @@ def test_since_and_baseline_end_bound_the_windows():
     assert result["window"]["start"] == 980.0
 
 
+def test_a_watch_reads_the_old_colors_settled_baseline_once():
+    clock = FakeClock()
+    backend = ScriptedBackend([((2000, 20), (400, 4))])
+    # Switched at 999: at the look at 1003 its last spans may still be on their way.
+    result = gate.watch(backend, settings(since=900.0, baseline_end=999.0), bake=13, interval=3, clock=clock.time,
+                        sleep=clock.sleep)
+    assert result["verdict"] == "pass" and len(result["looks"]) == 5
+    baselines = [(q.start, q.end) for q in backend.queries if q.color == "blue"]
+    assert baselines == [(939.0, 999.0), (939.0, 999.0)]  # at 1003, and at 1006 (then kept)
+    assert len([q for q in backend.queries if q.color == "green"]) == 5
+
+
 def test_reasons_name_the_real_colors_when_green_is_the_baseline():
     class Swapped(ScriptedBackend):
         def sample(self, query):
