@@ -21,8 +21,8 @@ description:
   - The artifact is a C(.tar.gz) with one top directory holding C(VERSION), C(requirements.txt)
     and what the requirements need; a member that is a link, a special file, an absolute path
     or a path with C(..) refuses the artifact before anything is unpacked.
-  - With O(src), the artifact is taken from the controller when the host does not hold it yet
-    (or holds another file under its name): the controller's copy is checked against O(sha256)
+  - With O(src), the artifact is taken from the controller when the host does not hold it yet,
+    or holds another file under its name. The controller's copy is checked against O(sha256)
     before anything is sent, and the host's copy again before it is moved into place. A host
     that already holds it receives nothing.
   - Does not restart the service; the M(tracegate.bluegreen.app_env) role does, when the module reports C(changed).
@@ -30,7 +30,7 @@ author: tracegate.bluegreen developers (@tracegate)
 attributes:
   action:
     support: full
-    description: An action checks O(src) on the controller and sends it only when the host needs it; the module runs on the host.
+    description: An action checks O(src) on the controller and sends it only when the host needs it. The module runs on the host.
   check_mode:
     support: full
     description: Checks the artifact and its VERSION, and reports whether the release would be built and linked.

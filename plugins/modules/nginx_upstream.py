@@ -110,6 +110,7 @@ options:
       - Meant for steps toward a new color; a rollback leaves it empty so that it is never refused.
     type: list
     elements: str
+    choices: [blue, green]
     default: []
   health_path:
     description: Path asked on the servers of O(require_up); empty asks for a TCP connection only.

@@ -8,8 +8,9 @@ import pytest
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import server_check
 
 
-@pytest.mark.parametrize("address, parsed", [("green-1:8080", ("green-1", 8080)), ("[::1]:80", ("::1", 80)),
-                                              ("10.0.0.5:443", ("10.0.0.5", 443))])
+@pytest.mark.parametrize("address, parsed", [
+    ("green-1:8080", ("green-1", 8080)), ("[::1]:80", ("::1", 80)), ("10.0.0.5:443", ("10.0.0.5", 443)),
+])
 def test_addresses(address, parsed):
     assert server_check.split_address(address) == parsed
 
