@@ -26,6 +26,8 @@ description:
     hold (with C(;), white space or a newline, for instance) is refused and nothing is sent.
   - C(changed) depends only on weights and states, never on live session counts.
 author: tracegate.bluegreen developers (@tracegate)
+extends_documentation_fragment:
+  - tracegate.bluegreen.require_up
 attributes:
   check_mode:
     support: full
@@ -93,21 +95,6 @@ options:
       - HAProxy's C(server-state-file), written after a change. Empty to skip.
     type: path
     default: /var/lib/haproxy/server-state
-  require_up:
-    description:
-      - Colors whose servers must answer before the change gives them traffic. Every server
-        of these colors that keeps or gets a weight above 0 is asked from this host, at once
-        (GET O(health_path), or a TCP connection when it is empty); one that does not answer
-        within 2 seconds fails the task, names it, and nothing is changed.
-      - Meant for steps toward a new color; a rollback leaves it empty so that it is never refused.
-    type: list
-    elements: str
-    choices: [blue, green]
-    default: []
-  health_path:
-    description: Path asked on the servers of O(require_up); empty asks for a TCP connection only.
-    type: str
-    default: /healthz
   timeout:
     description: Seconds to wait for any one Runtime API answer.
     type: float

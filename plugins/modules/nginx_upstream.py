@@ -23,6 +23,8 @@ description:
   - Servers carry their color in a comment on their line, so a later call can change weights
     without repeating O(servers).
 author: tracegate.bluegreen developers (@tracegate)
+extends_documentation_fragment:
+  - tracegate.bluegreen.require_up
 attributes:
   check_mode:
     support: full
@@ -101,21 +103,6 @@ options:
         C(http://127.0.0.1/.bluegreen/generation/<upstream>). An empty string skips the
         confirmation, with a warning.
     type: str
-  require_up:
-    description:
-      - Colors whose servers must answer before the change gives them traffic. Every server
-        of these colors that keeps or gets a weight above 0 is asked from this host, at once
-        (GET O(health_path), or a TCP connection when it is empty); one that does not answer
-        within 2 seconds fails the task, names it, and nothing is changed.
-      - Meant for steps toward a new color; a rollback leaves it empty so that it is never refused.
-    type: list
-    elements: str
-    choices: [blue, green]
-    default: []
-  health_path:
-    description: Path asked on the servers of O(require_up); empty asks for a TCP connection only.
-    type: str
-    default: /healthz
   reload_timeout:
     description: Seconds to wait for NGINX to serve the new generation.
     type: float
