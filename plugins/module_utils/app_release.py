@@ -35,6 +35,25 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+def holds(path, sha256):
+    """Whether `path` is a readable file with that checksum."""
+    try:
+        return os.path.isfile(path) and sha256_of(path) == sha256
+    except OSError:
+        return False
+
+
+def check_artifact(path, sha256, version, field="artifact"):
+    """Raises ReleaseError (naming `field`) unless the artifact at `path` has that checksum
+    and its VERSION file holds `version`."""
+    found = sha256_of(path)
+    if found != sha256:
+        raise ReleaseError(f"{field}: {path} has sha256 {found}, expected {sha256}")
+    inside = version_in(path)
+    if inside != version:
+        raise ReleaseError(f"version: the artifact's VERSION is {inside}, but {version} was requested")
+
+
 def members_of(archive):
     """(member, path below the top directory) for every member; raises ReleaseError naming
     the first member that could write outside the release or is not a plain file or directory."""

@@ -132,17 +132,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import app_release
 
 
-def checked_version(path, field, p):
-    """The VERSION of the artifact at `path`, once its checksum and VERSION match the request."""
-    found = app_release.sha256_of(path)
-    if found != p["sha256"]:
-        raise app_release.ReleaseError(f"{field}: {path} has sha256 {found}, expected {p['sha256']}")
-    version = app_release.version_in(path)
-    if version != p["version"]:
-        raise app_release.ReleaseError(f"version: the artifact's VERSION is {version}, but {p['version']} was requested")
-    return version
-
-
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -167,7 +156,7 @@ def main():
     previous = app_release.link_target(p["link"])
     built = not app_release.is_complete(release_dir)
     linked = previous != release_dir
-    held = os.path.isfile(p["artifact"]) and app_release.sha256_of(p["artifact"]) == p["sha256"]
+    held = app_release.holds(p["artifact"], p["sha256"])
     if not held and not p["src"]:
         if module.check_mode and not os.path.exists(p["artifact"]):
             # A check-mode run sends nothing, so the artifact is not on the host yet.
@@ -177,7 +166,8 @@ def main():
         # artifact_missing tells the action plugin to send src and call again.
         module.fail_json(msg=f"artifact: {p['artifact']} {state}; nothing was changed", artifact_missing=True)
     try:
-        checked_version(p["artifact"] if held else p["src"], "artifact" if held else "src", p)
+        app_release.check_artifact(p["artifact"] if held else p["src"], p["sha256"], p["version"],
+                                   "artifact" if held else "src")
     except (app_release.ReleaseError, OSError, tarfile.TarError) as exc:
         module.fail_json(msg=f"{exc}; nothing was changed")
 

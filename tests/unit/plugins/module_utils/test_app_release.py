@@ -100,3 +100,15 @@ def test_pip_runs_from_the_newest_bundled_wheel_into_a_virtualenv_without_pip(tm
     assert calls[0] == ["/usr/bin/python3", "-m", "venv", "--without-pip", f"{release}/.venv"]
     assert calls[1][:3] == [f"{release}/.venv/bin/python", f"{wheel}/pip", "install"]
     assert app_release.is_complete(release)
+
+
+def test_an_artifact_is_held_only_with_its_checksum_and_checked_with_its_version(tmp_path):
+    path = artifact(tmp_path, GOOD)
+    digest = app_release.sha256_of(path)
+    assert app_release.holds(path, digest) and not app_release.holds(path, "0" * 64)
+    assert not app_release.holds(str(tmp_path / "missing.tar.gz"), digest)
+    app_release.check_artifact(path, digest, app_release.version_in(path))
+    with pytest.raises(app_release.ReleaseError, match=r"^src: .* has sha256"):
+        app_release.check_artifact(path, "0" * 64, "1.0", field="src")
+    with pytest.raises(app_release.ReleaseError, match=r"^version: the artifact's VERSION is .*, but 9.9 was requested"):
+        app_release.check_artifact(path, digest, "9.9")
