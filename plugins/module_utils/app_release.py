@@ -43,15 +43,20 @@ def holds(path, sha256):
         return False
 
 
+def check_version(path, version):
+    """Raises ReleaseError unless the VERSION file of the artifact at `path` holds `version`."""
+    inside = version_in(path)
+    if inside != version:
+        raise ReleaseError(f"version: the artifact's VERSION is {inside}, but {version} was requested")
+
+
 def check_artifact(path, sha256, version, field="artifact"):
     """Raises ReleaseError (naming `field`) unless the artifact at `path` has that checksum
     and its VERSION file holds `version`."""
     found = sha256_of(path)
     if found != sha256:
         raise ReleaseError(f"{field}: {path} has sha256 {found}, expected {sha256}")
-    inside = version_in(path)
-    if inside != version:
-        raise ReleaseError(f"version: the artifact's VERSION is {inside}, but {version} was requested")
+    check_version(path, version)
 
 
 def members_of(archive):

@@ -166,8 +166,11 @@ def main():
         # artifact_missing tells the action plugin to send src and call again.
         module.fail_json(msg=f"artifact: {p['artifact']} {state}; nothing was changed", artifact_missing=True)
     try:
-        app_release.check_artifact(p["artifact"] if held else p["src"], p["sha256"], p["version"],
-                                   "artifact" if held else "src")
+        # A held artifact's checksum was just read by holds(); src's is read here.
+        if held:
+            app_release.check_version(p["artifact"], p["version"])
+        else:
+            app_release.check_artifact(p["src"], p["sha256"], p["version"], "src")
     except (app_release.ReleaseError, OSError, tarfile.TarError) as exc:
         module.fail_json(msg=f"{exc}; nothing was changed")
 

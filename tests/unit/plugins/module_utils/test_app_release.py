@@ -112,3 +112,5 @@ def test_an_artifact_is_held_only_with_its_checksum_and_checked_with_its_version
         app_release.check_artifact(path, "0" * 64, "1.0", field="src")
     with pytest.raises(app_release.ReleaseError, match=r"^version: the artifact's VERSION is .*, but 9.9 was requested"):
         app_release.check_artifact(path, digest, "9.9")
+    with pytest.raises(app_release.ReleaseError, match=r"^version: the artifact's VERSION is .*, but 9.9 was requested"):
+        app_release.check_version(path, "9.9")
