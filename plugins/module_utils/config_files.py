@@ -37,10 +37,13 @@ class Wanted:
 
 
 def _id(kind, name, where):
+    """uid (kind owner) or gid (kind group) of a name or number; -1 (keep) when unset."""
     if name is None:
         return -1
+    if str(name).isdigit():
+        return int(name)
     try:
-        return (pwd.getpwnam(name).pw_uid if kind == "owner" else grp.getgrnam(name).gr_gid) if not str(name).isdigit() else int(name)
+        return pwd.getpwnam(name).pw_uid if kind == "owner" else grp.getgrnam(name).gr_gid
     except KeyError:
         raise ConfigError(f"{where}.{kind}: no {'user' if kind == 'owner' else 'group'} named {name!r} on this host") from None
 
