@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
 .PHONY: help demo test bench bench-switch bench-judge bench-audit bench-cutover lint sanity units integration molecule lab-up lab-down \
-        venv host-packages collection artifact lab-image clean
+        venv host-packages collection artifact lab-image trace-backends clean
 
 help:
 	@echo "make demo      bring the lab up and run three cutovers under live load (healthy, faulty, untraced)"
@@ -65,9 +65,15 @@ collection: venv $(COLLECTION_LINK)
 lab-image: host-packages
 	tests/lab/image.sh
 
+# The real Jaeger (built from the Go module proxy) and Zipkin (from Maven Central), each kept
+# in a per-machine cache: built or fetched once, then reused by every checkout.
+trace-backends:
+	tests/lab/jaeger/build.sh >/dev/null
+	tests/lab/zipkin/fetch.sh >/dev/null
+
 # --- the lab and the demo -------------------------------------------------------------------
 
-lab-up: collection lab-image
+lab-up: collection lab-image trace-backends
 	tests/lab/lab.sh up
 
 lab-down: host-packages
@@ -84,17 +90,17 @@ lint: collection
 sanity: collection
 	tests/sanity/run.sh
 
-molecule: collection lab-image
+molecule: collection lab-image trace-backends
 	cd extensions && molecule test --all
 
 units: collection
 	pytest tests/unit
 
-integration: collection host-packages
+integration: collection host-packages trace-backends
 	pytest tests/integration
 
 # pytest runs last so that its summary line closes the output.
-test: lint sanity molecule host-packages
+test: lint sanity molecule host-packages trace-backends
 	pytest tests/unit tests/integration
 
 bench: bench-switch bench-judge bench-audit bench-cutover
@@ -108,7 +114,7 @@ bench-audit: collection
 	python3 benchmarks/bench_audit.py
 
 # P4 (analysis of 100,000 spans vs json.loads) and P6 (false-fail and detection rates).
-bench-judge: collection
+bench-judge: collection trace-backends
 	python3 benchmarks/bench_judge.py
 
 # P1 (haproxy_backend vs community.general.haproxy) on loopback, P2 (zero dropped requests

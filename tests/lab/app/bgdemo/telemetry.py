@@ -27,6 +27,12 @@ def setup_tracing(settings, environ):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # Zipkin has no OTLP receiver: a service traced into Zipkin exports Zipkin's own JSON (the
+    # SDK's exporter reads OTEL_EXPORTER_ZIPKIN_ENDPOINT itself), beside OTLP when both are set.
+    if environ.get("OTEL_EXPORTER_ZIPKIN_ENDPOINT"):
+        from opentelemetry.exporter.zipkin.json import ZipkinExporter
+
+        provider.add_span_processor(BatchSpanProcessor(ZipkinExporter()))
     trace.set_tracer_provider(provider)
     propagate.set_global_textmap(TraceContextTextMapPropagator())
     return provider.get_tracer("bgdemo", settings.version)

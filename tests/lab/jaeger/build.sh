@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the real Jaeger v2 (an OpenTelemetry Collector distribution) pinned by go.mod/go.sum
+# beside this script, once per machine, and prints the binary's path. The binary is kept in a
+# per-machine cache outside the checkout, keyed by the pins and the Go version, so a fresh
+# clone on the same machine (CI) reuses it; Go's own module and build caches make a rebuild
+# after a pin change incremental.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# The Jaeger release of the pinned module version (module v1.76.0 is release v2.13.0, per its
+# CHANGELOG); stamped into the binary, which `jaeger version` and the lab's output then name.
+RELEASE="v2.13.0"
+CACHE="${TRACEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracegate-bluegreen}"
+key="$( (cat "$HERE/go.mod" "$HERE/go.sum"; echo "$RELEASE"; go version) | sha256sum | cut -c1-16)"
+binary="$CACHE/jaeger-$key"
+if [ ! -x "$binary" ]; then
+  mkdir -p "$CACHE"
+  echo "building Jaeger from the Go module proxy (first time on this machine: several minutes)" >&2
+  started=$SECONDS
+  # Static (no cgo): the same binary runs on the controller and inside the lab's containers.
+  (cd "$HERE" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o "$binary.tmp" \
+    -ldflags "-X github.com/jaegertracing/jaeger/internal/version.latestVersion=$RELEASE" \
+    github.com/jaegertracing/jaeger/cmd/jaeger)
+  mv "$binary.tmp" "$binary"
+  echo "Jaeger built in $((SECONDS - started)) s: $binary" >&2
+fi
+echo "$binary"
