@@ -53,7 +53,8 @@ write_inventory() {
 import json, sys
 release, out, haproxy_port, nginx_port = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 audit_dir = sys.argv[5]
-# The lab trace store is a stand-in for these backends; its ports are published on loopback.
+# The trace-store host runs the real Jaeger and the Tempo lab stand-in; their query ports are
+# published on loopback.
 text = f"""# Written by tests/lab/lab.sh up: the embedded lab's inventory.
 all:
   vars:
@@ -65,9 +66,9 @@ all:
       artifact: "{release['path']}"
       sha256: "{release['sha256']}"
     bluegreen_otlp_endpoint: "http://trace-store:4318"
-    # Spans reach the lab trace store within a second, so a gate sees errors quickly.
+    # Spans reach Jaeger within a second, so a gate sees errors quickly.
     bluegreen_trace_export_delay_ms: 1000
-    # The cutover's gates read the lab trace store through its Jaeger query API (a stand-in).
+    # The cutover's gates read the real Jaeger v2 (api_v3) on the trace-store host.
     bluegreen_trace_backend:
       backend: jaeger
       url: "http://127.0.0.1:16686"
@@ -75,12 +76,12 @@ all:
     bluegreen_exclude_operations: ["GET /healthz", "GET /metrics", "GET /stock"]
     bluegreen_audit_dir: "{audit_dir}"
     bluegreen_audit_signing_key: "{audit_dir}/signing.key"
+    # Where each backend of the lab answers: Jaeger (real, v1 and api_v3), Prometheus (real,
+    # with Jaeger's span metrics), Tempo (a LAB STAND-IN).
     lab_trace_backends:
       jaeger: "http://127.0.0.1:16686"
-      jaeger_v3: "http://127.0.0.1:16686"
-      tempo: "http://127.0.0.1:3200"
-      zipkin: "http://127.0.0.1:9411"
       prometheus: "http://127.0.0.1:9090"
+      tempo_standin: "http://127.0.0.1:3200"
   children:
     bluegreen_blue:
       hosts:
@@ -127,19 +128,19 @@ make_audit_key() {
 
 up() {
   "$HERE/image.sh"
+  "$HERE/jaeger/build.sh" >/dev/null
   remove_hosts
   podman network exists "$NETWORK" || podman network create "$NETWORK" >/dev/null
   for name in "${APP_HOSTS[@]}"; do start_host "$name"; done
   start_host lb-haproxy --publish "127.0.0.1:$HAPROXY_PORT:80/tcp"
   start_host lb-nginx --publish "127.0.0.1:$NGINX_PORT:80/tcp"
-  start_host trace-store --publish 127.0.0.1:16686:16686/tcp --publish 127.0.0.1:3200:3200/tcp \
-    --publish 127.0.0.1:9411:9411/tcp
+  start_host trace-store --publish 127.0.0.1:16686:16686/tcp --publish 127.0.0.1:3200:3200/tcp
   start_host prometheus --publish 127.0.0.1:9090:9090/tcp
   wait_running "${APP_HOSTS[@]}" "${LB_HOSTS[@]}" "${SERVICE_HOSTS[@]}"
   release_json="$(python3 "$HERE/app/build_artifact.py" --version "$RELEASE_VERSION" \
     --out "$CACHE/artifacts" --wheel-cache "$CACHE/wheels" | tail -n 1)"
   write_inventory "$release_json"
-  echo "lab: hosts up, inventory in $STATE/inventory.yml; the lab trace store and Prometheus, then provisioning"
+  echo "lab: hosts up, inventory in $STATE/inventory.yml; Jaeger, the Tempo stand-in and Prometheus, then provisioning"
   ansible-playbook -i "$STATE/inventory.yml" "$HERE/lab.yml"
   ansible-playbook -i "$STATE/inventory.yml" "$ROOT/playbooks/provision.yml"
 }
