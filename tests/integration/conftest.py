@@ -1,9 +1,7 @@
 import os
-import socket
 import subprocess
 import sys
 import tarfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,24 +9,9 @@ from pathlib import Path
 import pytest
 
 import build_artifact
+from trace_servers import free_port, wait_until  # noqa: F401 (tests and harnesses import them from conftest)
 
 VENV_BIN = Path(sys.executable).parent
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import concurrent.futures
 import pytest
 from conftest import free_port, wait_until
 from lb_harness import run_module
-from trace_backends import Prometheus, RealJaeger, RealZipkin, TempoStandin
+from trace_servers import Prometheus, RealJaeger, RealZipkin, TempoStandin
 
 # The demo app's own RED metrics, scraped from every app (file_sd, labelled by service).
 RED_METRICS = {"requests": "bgdemo_requests_total", "duration_bucket": "bgdemo_request_duration_seconds_bucket"}

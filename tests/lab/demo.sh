@@ -4,11 +4,18 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
+jaeger_version="$(curl -fsS http://127.0.0.1:16686/api/v3/services >/dev/null && \
+  podman exec trace-store /usr/local/bin/jaeger version 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["gitVersion"])')"
+echo
+echo "== Trace backends of the lab"
+echo "   Jaeger $jaeger_version    REAL (built from the Go module proxy), 127.0.0.1:16686: every gate of the cutovers below reads it (api_v3)"
+echo "   span metrics     REAL (Jaeger's spanmetrics connector, scraped by a real Prometheus), 127.0.0.1:9090"
+echo "   Tempo            LAB STAND-IN (not Tempo: tests/lab/tempo_standin), 127.0.0.1:3200, fed by Jaeger"
 echo
 echo "== Requests through both load balancers (all traffic on blue; the preview route reaches green)"
 python3 tests/lab/demo.py --inventory .lab/inventory.yml
 python3 tests/lab/tour.py --inventory .lab/inventory.yml
 echo
-echo "(the gates read the lab trace store's Jaeger API: a lab stand-in for Jaeger, fed by the real OpenTelemetry SDK)"
+echo "(the gates read the real Jaeger $jaeger_version, fed by the real OpenTelemetry SDK in every app host)"
 echo "The lab stays up: inventory in .lab/inventory.yml, HAProxy on 127.0.0.1:18080,"
 echo "NGINX on 127.0.0.1:18081. 'make lab-down' removes it."

@@ -1,4 +1,5 @@
-"""The trace backends the end-to-end gate tests read, each on its own loopback ports:
+"""Trace backends started as processes on loopback ports, for the end-to-end gate tests and
+the judge benchmark:
 
 - the REAL Jaeger v2 (built from the Go module proxy by tests/lab/jaeger/build.sh, with the
   lab's own configuration template): OTLP in, v1 and api_v3 query APIs, and the real
@@ -11,18 +12,35 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import jinja2
-from conftest import free_port, wait_until
 
-LAB = Path(__file__).resolve().parents[1] / "lab"
+LAB = Path(__file__).resolve().parent
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def http_status(url):
