@@ -9,6 +9,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 # The Jaeger release of the pinned module version (module v1.76.0 is release v2.13.0, per its
 # CHANGELOG); stamped into the binary, which `jaeger version` and the lab's output then name.
 RELEASE="v2.13.0"
+# The machine's Go, also where a non-login shell has /usr/local/go/bin off its PATH.
+PATH="$PATH:/usr/local/go/bin"
 CACHE="${TRACEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracegate-bluegreen}"
 key="$( (cat "$HERE/go.mod" "$HERE/go.sum"; echo "$RELEASE"; go version) | sha256sum | cut -c1-16)"
 binary="$CACHE/jaeger-$key"
