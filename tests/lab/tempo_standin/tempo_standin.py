@@ -62,6 +62,7 @@ DEFAULT_VERSION = "3.0"  # v3.0.3 was the newest Tempo tag read (2026-08-13)
 FAKE_TENANT = "single-tenant"  # pkg/util/auth.go FakeTenantID, every version
 MAX_SPANS = 400000
 SEC = 10 ** 9
+MAX_HEADER_BYTES = 1 << 20  # Go net/http DefaultMaxHeaderBytes
 MAX_BODY = 20 * 1024 * 1024  # confighttp's default max_request_body_size (20 MiB)
 
 
@@ -111,6 +112,9 @@ class Behaviour:
         # (pipeline/async_query_validator_middleware.go) parse and validate it instead.
         self.parse_q_in_request = v < (2, 7, 0)
         self.validate_in_frontend = v >= (2, 7, 0)
+        # modules/frontend/config.go v2.7.0: max_query_expression_size_bytes 128 KiB, enforced by
+        # the same queryValidatorWare.
+        self.max_query_bytes = 128 * 1024 if v >= (2, 7, 0) else 0
         # modules/frontend/pipeline/async_adjust_start_end.go + frontend.go v2.10.0: the search
         # pipeline clamps end to now - query_end_cutoff and, without start/end, searches
         # [now - query_backend_after (15m), now - cutoff]. query_end_cutoff: 0 in 2.10,
@@ -1188,6 +1192,9 @@ class StandIn:
         start, end = request["start"], request["end"]
         if b.adjust_start_end:
             start, end = self.clamp_range(query, start, end)
+        if b.max_query_bytes and len(request["q"].encode()) > b.max_query_bytes:
+            raise text_error(400, "TraceQL expression exceeds the configured maximum size of %d bytes, reduce the "
+                                  "query expression size or contact your system administrator" % b.max_query_bytes)
         if invalid is not None and b.validate_in_frontend:
             # pipeline/async_query_validator_middleware.go: Parse + Validate -> 400
             raise text_error(400, f"invalid TraceQL query: {invalid}")
@@ -1355,6 +1362,29 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def handle_one_request(self):
+        """BaseHTTPRequestHandler's, with Go's request size limit (net/http DefaultMaxHeaderBytes,
+        1 MiB) instead of Python's 64 KiB request line: Tempo reads TraceQL up to 128 KiB."""
+        try:
+            self.raw_requestline = self.rfile.readline(MAX_HEADER_BYTES + 1)
+            if len(self.raw_requestline) > MAX_HEADER_BYTES:
+                self.requestline, self.request_version, self.command = "", "", ""
+                self.send_error(431, "Request Header Fields Too Large")
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self.send_error(405, "Method Not Allowed")
+                return
+            method()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
 
     def send(self, reply):
         self.send_response(reply.status)
