@@ -550,6 +550,15 @@ def test_standin_invalid_traceql_by_version(standin, query, message):
     assert (status, body.decode()) == (500, message)
 
 
+@pytest.mark.parametrize("version, status", [("2.6", 200), ("2.7", 400), ("3.0", 400)])
+def test_standin_query_size_limit_from_2_7(standin, version, status):
+    query = "{ " + " && ".join(['span.k%d != "x"' % i for i in range(9000)]) + " }"  # ~150 KB
+    answer = standin(version).search(query, start=T0 - 60, end=T0 + 60)
+    assert answer[0] == status
+    if status == 400:
+        assert answer[2].startswith(b"TraceQL expression exceeds the configured maximum size of 131072 bytes")
+
+
 # --- tenants ------------------------------------------------------------------------------
 
 def test_standin_multitenant_needs_x_scope_orgid(standin):
