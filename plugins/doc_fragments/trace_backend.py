@@ -11,12 +11,14 @@ class ModuleDocFragment:
 options:
   backend:
     description:
-      - Which query API O(url) speaks. V(jaeger) is the Jaeger query service's JSON API
-        (C(/api/traces)), V(jaeger_v3) its api_v3 (OTLP JSON), V(tempo) Grafana Tempo,
+      - Which query API O(url) speaks. V(jaeger) is the Jaeger query service, through api_v3
+        (OTLP JSON) or its v1 JSON API (see O(jaeger_api_version)), V(tempo) Grafana Tempo,
         V(zipkin) Zipkin v2, V(prometheus) span metrics in Prometheus as the OpenTelemetry
         Collector's spanmetrics connector exports them, V(prometheus_red) the service's own
         request counter and latency histogram in Prometheus (see O(red_metrics)). The two
         Prometheus kinds hold no traces and cannot serve probes.
+      - V(jaeger_v3) is deprecated, it means V(jaeger) with O(jaeger_api_version=v3), the default.
+      - Service names are compared without case everywhere, as Zipkin lowercases them.
     type: str
     required: true
     choices: [jaeger, jaeger_v3, tempo, zipkin, prometheus, prometheus_red]
@@ -25,7 +27,10 @@ options:
     type: str
     required: true
   tenant:
-    description: Tenant sent as C(X-Scope-OrgID) (multi-tenant Tempo, Mimir, Cortex).
+    description:
+      - Tenant of a multi-tenant backend, sent as C(x-tenant) to Jaeger (its default
+        C(--multi-tenancy.header)) and as C(X-Scope-OrgID) to the others (Tempo, and Mimir or
+        Cortex behind V(prometheus)).
     type: str
   bearer_token:
     description: Bearer token for the backend. Never logged.
@@ -57,13 +62,33 @@ options:
     description: Retries after a connection error or a 429/502/503/504 answer, with exponential backoff.
     type: int
     default: 2
+  jaeger_api_version:
+    description:
+      - Which Jaeger query API O(backend=jaeger) uses. V(v3) is api_v3 (C(/api/v3/traces)),
+        which every Jaeger 2 has; the search parameters are sent under their camelCase names
+        (read from Jaeger 2.19 on) and their snake_case names (read before), and the color is
+        sent as C(query.attributes) (filtered by the server from 2.19 on, by the gate always).
+      - V(v1) is the UI's JSON API (C(/api/traces)), for older Jaeger 1 servers that do not
+        serve api_v3 over HTTP. Jaeger's main branch removed its search after 2.20; a server
+        without it answers 404, which the gate reports with the advice to use V(v3).
+    type: str
+    default: v3
+    choices: [v1, v3]
   tempo_api_version:
     description: Tempo's trace-by-id API version.
     type: str
     default: v2
     choices: [v1, v2]
   color_label:
-    description: Prometheus label that holds the color (the spanmetrics dimension C(deployment.color)).
+    description:
+      - Prometheus label that holds the color (the spanmetrics dimension C(deployment.color)).
+      - "O(backend=prometheus) needs the spanmetrics connector configured with
+        C(dimensions: [{name: deployment.color}, {name: service.version}]) (without the
+        dimension there is no color label: the gate fails naming it when the service has
+        series but none with this label), a C(histogram.unit) of C(ms) or C(s) (both are
+        read), and a C(metrics_flush_interval) well below the gate's window (the default is
+        60 s, so a window of a minute may see nothing yet)."
+      - Warnings Prometheus sends with an answer are kept in each color's C(backend_warnings).
     type: str
     default: deployment_color
   red_metrics:

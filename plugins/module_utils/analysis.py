@@ -89,6 +89,9 @@ def summarize(sample):
         "operations": breakdown(sample.operations),
         "dependencies": breakdown(sample.dependencies),
         "latencies_from_histogram": sample.binned,
+        "skipped_spans": sample.skipped_spans,
+        "skipped_span_reasons": sample.skipped_reasons,
+        "backend_warnings": sample.warnings,
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from .traces.model import BackendError
+from .traces.model import BackendError, same_service
 
 
 def new_traceparent():
@@ -39,8 +39,9 @@ def send_probes(send, urls, count, headers=None):
 
 def inspect_trace(spans, service, color=None, version=None):
     """None when the trace holds a server span of `service` with the expected attributes;
-    else what is wrong (missing, or the attributes found)."""
-    server = [s for s in spans if s.service == service and s.kind == "server"]
+    else what is wrong (missing, or the attributes found). The service is compared without
+    case, as Zipkin keeps it lowercased (see same_service)."""
+    server = [s for s in spans if same_service(s.service, service) and s.kind == "server"]
     if not server:
         others = sorted({s.service for s in spans})
         return f"no server span of {service}" + (f" (spans of {', '.join(others)} only)" if others else "")

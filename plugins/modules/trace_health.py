@@ -26,7 +26,10 @@ description:
   - With O(bake), the gate looks every O(interval) seconds and ends at the first V(fail),
     so a broken release is rolled back within seconds of its first errors.
   - A backend that cannot be reached, answers an error or answers something unreadable
-    gives V(fail) with the reason. The gate fails closed.
+    gives V(fail) with the reason, naming the backend and the URL asked; so does an answer
+    that may be truncated (see O(limit)). The gate fails closed. Single spans that cannot
+    be read are skipped and counted (C(skipped_spans) in RV(colors)) rather than voiding
+    the answer.
   - With O(candidate_traffic_share), the blind-spot check fails a candidate that has far
     fewer traced requests than the share of traffic the load balancers send it.
   - The task itself fails only on bad input; the verdict is for the playbook to act on.
@@ -105,7 +108,19 @@ options:
     type: float
     default: 0
   limit:
-    description: Traces per search; a full answer is searched again in halves of the window.
+    description:
+      - Traces per search. A full answer is searched again in halves of the window, down to
+        64 slices; an answer still full there may be truncated, and the gate fails with that
+        reason instead of judging it. Jaeger's answer counts as full from half of this, as a
+        Cassandra storage can stop short of it with more traces to give.
+      - Every span backend is cut to the window the same way, by each span's start (Tempo
+        selects traces that overlap the window, Zipkin traces whose root span started in it,
+        so Zipkin's searches reach back 60 s before the window), and a span answered twice
+        counts once. The color is always compared on the spans, whatever the backend
+        filtered.
+      - Tempo returns at most 100 spans per trace and search (its default
+        C(max_spans_per_span_set)); a trace that matched more is fetched whole by its id, up
+        to 50 per search; beyond that the gate fails as truncated.
     type: int
     default: 1000
   exclude_operations:
@@ -221,9 +236,19 @@ checks:
   type: list
   elements: dict
 colors:
-  description: Per color, requests, errors, error_rate, p50_ms, p95_ms, p99_ms, operations and dependencies.
+  description:
+    - Per color, requests, errors, error_rate, p50_ms, p95_ms, p99_ms, operations,
+      dependencies and latencies_from_histogram.
+    - C(skipped_spans) counts the spans the backend answered that could not be read (no
+      start time, an id that is neither hex nor base64, a field of the wrong type); they are
+      left out of every number, and C(skipped_span_reasons) shows up to five of them.
+    - C(backend_warnings) holds the warnings the backend sent with its answers (Prometheus).
   returned: when the backend answered
   type: dict
+  sample: {"green": {"requests": 1260, "errors": 24, "error_rate": 0.019048, "p50_ms": 6.0, "p95_ms": 30.0, "p99_ms": 50.0,
+           "operations": {}, "dependencies": {}, "latencies_from_histogram": false, "skipped_spans": 1,
+           "skipped_span_reasons": ["Jaeger (api_v3) at http://jaeger:16686/api/v3/traces span {'spanId': 'eee19b7ec3c1b176'}: no 'startTimeUnixNano'"],
+           "backend_warnings": []}}
 queries:
   description: Every request made to the backend (URL, parameters, HTTP status), for the evidence.
   returned: always
@@ -249,6 +274,7 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysi
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backends import (
     BACKEND_ARGUMENT_SPEC,
     backend_from_params,
+    deprecated_backend,
 )
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError
@@ -288,9 +314,11 @@ def main():
     if analysis.stats is None:
         module.fail_json(msg=missing_required_lib("scipy"))
     p = module.params
+    if deprecated_backend(p):
+        module.deprecate(deprecated_backend(p), version="1.0.0", collection_name="tracegate.bluegreen")
     if p["baseline_color"] == p["candidate_color"]:
         module.fail_json(msg="baseline_color and candidate_color must differ")
-    for name in ("window", "interval"):
+    for name in ("window", "interval", "limit"):
         if p[name] <= 0:
             module.fail_json(msg=f"{name} must be positive, got {p[name]}")
     for name in ("bake", "hold"):
@@ -318,8 +346,6 @@ def main():
                                 bake_from=p["bake_from"])
     except (analysis.AnalysisError, ValueError) as exc:
         module.fail_json(msg=f"analysis failed: {exc}", exception=traceback.format_exc())
-    if judged["verdict"] == "fail" and judged["checks"][0]["check"] == "backend":
-        judged["reasons"] = [f"{p['backend']} at {p['url']}: {reason}" for reason in judged["reasons"]]
     result = {key: judged[key] for key in ("verdict", "reasons", "checks", "window", "looks") if key in judged}
     result.update(changed=False, queries=backend.queries_made())
     for key in ("colors", "thresholds"):

@@ -112,6 +112,7 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import s
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backends import (
     BACKEND_ARGUMENT_SPEC,
     backend_from_params,
+    deprecated_backend,
 )
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError
@@ -134,8 +135,10 @@ def main():
     if requests is None:
         module.fail_json(msg=missing_required_lib("requests"))
     p = module.params
-    if p["backend"] == "prometheus":
-        module.fail_json(msg="backend: span metrics hold no traces; probe a trace backend (jaeger, jaeger_v3, tempo, zipkin)")
+    if deprecated_backend(p):
+        module.deprecate(deprecated_backend(p), version="1.0.0", collection_name="tracegate.bluegreen")
+    if p["backend"] in ("prometheus", "prometheus_red"):
+        module.fail_json(msg="backend: metrics hold no traces; probe a trace backend (jaeger, tempo, zipkin)")
     if p["count"] < 1 or not p["urls"]:
         module.fail_json(msg="count must be at least 1 and urls must not be empty")
 

@@ -13,7 +13,12 @@ from .prometheus import RED_DEFAULTS, PrometheusRedMetrics, PrometheusSpanMetric
 from .tempo import Tempo
 from .zipkin import Zipkin
 
+# jaeger_v3 is the deprecated spelling of backend=jaeger with jaeger_api_version=v3.
 BACKENDS = ("jaeger", "jaeger_v3", "tempo", "zipkin", "prometheus", "prometheus_red")
+# The header each backend reads the tenant from: Jaeger's --multi-tenancy.header default
+# (jaeger v1.76.0 internal/tenancy/flags.go); Tempo, Mimir and Cortex read X-Scope-OrgID.
+TENANT_HEADERS = {"jaeger": "x-tenant", "jaeger_v3": "x-tenant"}
+DEFAULT_TENANT_HEADER = "X-Scope-OrgID"
 
 BACKEND_ARGUMENT_SPEC = {
     "backend": {"type": "str", "required": True, "choices": list(BACKENDS)},
@@ -28,6 +33,7 @@ BACKEND_ARGUMENT_SPEC = {
     "client_key": {"type": "path"},
     "request_timeout": {"type": "float", "default": 10.0},
     "retries": {"type": "int", "default": 2},
+    "jaeger_api_version": {"type": "str", "default": "v3", "choices": ["v1", "v3"]},
     "tempo_api_version": {"type": "str", "default": "v2", "choices": ["v1", "v2"]},
     "color_label": {"type": "str", "default": "deployment_color"},
     "red_metrics": {
@@ -37,18 +43,26 @@ BACKEND_ARGUMENT_SPEC = {
 }
 
 
+def deprecated_backend(params):
+    """The deprecation message for a deprecated `backend` choice, else None."""
+    if params["backend"] == "jaeger_v3":
+        return "backend=jaeger_v3 is deprecated: use backend=jaeger, whose jaeger_api_version is v3 by default"
+    return None
+
+
 def backend_from_params(params, session=None):
+    kind = params["backend"]
     http = HttpClient(
         params["url"], timeout=params["request_timeout"], retries=params["retries"],
         validate_certs=params["validate_certs"], ca_bundle=params["ca_bundle"], client_cert=params["client_cert"],
         client_key=params["client_key"], bearer_token=params["bearer_token"], username=params["username"],
-        password=params["password"], tenant=params["tenant"], session=session,
+        password=params["password"], tenant=params["tenant"],
+        tenant_header=TENANT_HEADERS.get(kind, DEFAULT_TENANT_HEADER), session=session,
     )
-    kind = params["backend"]
+    if kind == "jaeger_v3" or (kind == "jaeger" and params["jaeger_api_version"] == "v3"):
+        return JaegerV3(http)
     if kind == "jaeger":
         return JaegerV1(http)
-    if kind == "jaeger_v3":
-        return JaegerV3(http)
     if kind == "tempo":
         return Tempo(http, api_version=params["tempo_api_version"])
     if kind == "zipkin":

@@ -36,7 +36,14 @@ def paused_gc():
 
 class BackendError(Exception):
     """The backend could not be asked, refused, or answered something we cannot read.
-    A gate treats it as a failure, never as a pass."""
+    A gate treats it as a failure, never as a pass. `status` is the HTTP status of an
+    error answer and `body` the start of its text, for the clients that tell an empty
+    result or a missing API from a failure by them."""
+
+    def __init__(self, message, status=None, body=""):
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 def normalize_id(value, length):
@@ -49,21 +56,37 @@ def normalize_id(value, length):
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise BackendError(f"id {value!r} is neither hex nor base64") from None
+        raise BackendError(f"id {value[:40]!r} is neither hex nor base64") from None
     hexed = raw.hex()
     if len(hexed) > length:
-        raise BackendError(f"id {value!r} is longer than {length // 2} bytes")
+        raise BackendError(f"id {value[:40]!r} is longer than {length // 2} bytes")
     return hexed.rjust(length, "0")
 
 
+def same_service(reported, wanted):
+    """Whether a span's service is the one asked for. Zipkin lowercases service names on
+    ingest and in queries (zipkin2 Endpoint.Builder.serviceName, QueryRequest.Builder.build,
+    openzipkin/zipkin 3.5.1), so names are compared without case for every backend."""
+    return reported == wanted or (isinstance(reported, str) and reported.casefold() == wanted.casefold())
+
+
+# Times are unsigned 64-bit on every wire format (OTLP nanoseconds, Jaeger and Zipkin
+# microseconds); anything outside is not a time, whatever JSON number it was.
+TIME_RANGE = range(0, 2 ** 64)
+
+
 class Span:
-    """A span reduced to what the gates need. Times in microseconds since the epoch."""
+    """A span reduced to what the gates need. Times in microseconds since the epoch.
+    Raises TypeError or ValueError for a name, service or time no backend would send; the
+    parsers count such a span as skipped."""
 
     __slots__ = ("trace_id", "span_id", "parent_id", "name", "kind", "start_us", "duration_us",
                  "error", "http_status", "service", "resource", "attributes")
 
     def __init__(self, trace_id, span_id, name, kind, start_us, duration_us, service, error=False,
                  http_status=None, parent_id=None, resource=None, attributes=None):
+        if not isinstance(name, str) or not isinstance(service, str):
+            raise TypeError(f"name {name!r:.40} and service {service!r:.40} must be strings")
         self.trace_id = trace_id
         self.span_id = span_id
         self.parent_id = parent_id or None
@@ -71,8 +94,10 @@ class Span:
         self.kind = kind if kind in KINDS else "unspecified"
         self.start_us = int(start_us)
         self.duration_us = int(duration_us)
+        if self.start_us not in TIME_RANGE or self.duration_us not in TIME_RANGE:
+            raise ValueError(f"start {self.start_us} or duration {self.duration_us} is not a time")
         self.error = bool(error)
-        self.http_status = int(http_status) if http_status not in (None, "") else None
+        self.http_status = _status_code(http_status)
         self.service = service
         self.resource = resource or {}
         self.attributes = attributes or {}
@@ -99,8 +124,52 @@ class Span:
                 return str(self.attributes[key])
         return self.name
 
+    @property
+    def key(self):
+        """What makes two spans the same span. The kind is part of it because Zipkin's B3
+        instrumentation shares one span id between a client span and the server span it
+        calls (zipkin2 Span.shared): those are two halves, not a duplicate."""
+        return self.trace_id, self.span_id, self.kind
+
     def __repr__(self):
         return f"Span({self.service} {self.kind} {self.name!r} {self.trace_id}/{self.span_id} {self.duration_us}us)"
+
+
+def _status_code(value):
+    """The HTTP status as an int, or None: an odd status attribute is no reason to lose
+    the span (its error flag is what the gates count)."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+class SkippedSpans:
+    """Spans an answer held that could not be read (no start time, an id that is neither
+    hex nor base64, a field of the wrong type): counted, with the first few reasons, so
+    that one odd span does not void an answer and no span is lost unseen."""
+
+    MAX_REASONS = 5
+
+    __slots__ = ("count", "reasons")
+
+    def __init__(self):
+        self.count = 0
+        self.reasons = []
+
+    def add(self, reason):
+        self.count += 1
+        if len(self.reasons) < self.MAX_REASONS and reason not in self.reasons:
+            self.reasons.append(reason)
+
+    def skip(self, backend, raw, exc):
+        """Counts `raw` as skipped because reading it raised `exc`."""
+        if len(self.reasons) >= self.MAX_REASONS:
+            self.count += 1
+            return
+        excerpt = str({k: raw[k] for k in list(raw)[:4]} if isinstance(raw, dict) else raw)[:80]
+        problem = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc) or type(exc).__name__
+        self.add(f"{backend} span {excerpt}: {problem}"[:240])
 
 
 class TraceQuery:
@@ -114,6 +183,8 @@ class TraceQuery:
             raise BackendError("service: a service name is required")
         if end <= start:
             raise BackendError(f"window: end {end} is not after start {start}")
+        if int(limit) < 1:
+            raise BackendError(f"limit: {limit} traces per search; at least 1")
         self.service = service
         self.start = float(start)
         self.end = float(end)
@@ -129,11 +200,13 @@ class ColorSample:
 
     `latencies_ms` are the durations of the service's server spans (or, from span metrics,
     bucket bounds repeated by count). `operations` and `dependencies` map a name to
-    [requests, errors, latencies_ms]. `queries` records what was asked, for the evidence.
+    [requests, errors, latencies_ms]. `queries` records what was asked, for the evidence;
+    `skipped_spans` and `skipped_reasons` what could not be read (see SkippedSpans) and
+    `warnings` what the backend warned of.
     """
 
     def __init__(self, color, requests=0, errors=0, latencies_ms=None, operations=None, dependencies=None,
-                 queries=None, spans=0, binned=False):
+                 queries=None, spans=0, binned=False, skipped=None, warnings=None):
         self.color = color
         self.requests = requests
         self.errors = errors
@@ -143,13 +216,16 @@ class ColorSample:
         self.queries = queries or []
         self.spans = spans
         self.binned = binned
+        self.skipped_spans = skipped.count if skipped else 0
+        self.skipped_reasons = list(skipped.reasons) if skipped else []
+        self.warnings = list(warnings or ())
 
     @classmethod
-    def from_spans(cls, color, service, spans, queries, exclude_operations=frozenset()):
+    def from_spans(cls, color, service, spans, queries, exclude_operations=frozenset(), skipped=None):
         """Requests are the service's server spans; dependencies its client spans."""
-        sample = cls(color, queries=queries, spans=len(spans))
+        sample = cls(color, queries=queries, spans=len(spans), skipped=skipped)
         for span in spans:
-            if span.service != service or (span.kind == "server" and span.name.lower() in exclude_operations):
+            if not same_service(span.service, service) or (span.kind == "server" and span.name.lower() in exclude_operations):
                 continue
             latency = span.duration_us / 1000.0
             if span.kind == "server":
@@ -170,12 +246,18 @@ def _add(breakdown, key, error, latency):
 
 
 class TraceBackend:
-    """The interface every client implements."""
+    """The interface every client implements. `label` names the backend in every error
+    and skipped-span reason, with the URL asked."""
 
-    name = "backend"
+    label = "trace backend"
 
-    def spans(self, query):
-        """Spans of query.service (all of them, or of query.color) in the window."""
+    def __init__(self, http):
+        self.http = http
+        http.label = self.label
+
+    def spans(self, query, skipped):
+        """Spans of query.service (all of them, or of query.color) that started in the
+        window, each once; spans that could not be read are counted in `skipped`."""
         raise NotImplementedError
 
     def trace(self, trace_id):
@@ -183,12 +265,15 @@ class TraceBackend:
         raise NotImplementedError
 
     def sample(self, query):
-        """The ColorSample of query.color; span backends derive it from spans()."""
+        """The ColorSample of query.color; span backends derive it from spans(). The color
+        is always compared here, whatever the backend filtered already."""
+        skipped = SkippedSpans()
         with paused_gc():
-            spans = self.spans(query)
+            spans = self.spans(query, skipped)
             if query.color:
                 spans = [s for s in spans if s.color == query.color]
-            return ColorSample.from_spans(query.color, query.service, spans, self.queries_made(), query.exclude_operations)
+            return ColorSample.from_spans(query.color, query.service, spans, self.queries_made(), query.exclude_operations,
+                                          skipped)
 
     def queries_made(self):
-        return []
+        return list(self.http.queries)

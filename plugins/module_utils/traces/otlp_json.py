@@ -4,7 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Reads OTLP traces in JSON as two backends write them: spec OTLP-JSON (Jaeger api_v3: hex
 ids, integer enums, 64-bit integers as strings) and gogo jsonpb (Tempo: base64 ids, enum
-names as strings, `batches` in its v1 API)."""
+names as strings, `batches` in its v1 API). Both leave out fields at their zero value
+(protojson, jsonpb), so a missing kind or status is the zero one; a span without a start
+time is skipped and counted (jaeger v1.76.0 cmd/query/app/apiv3/snapshots/FindTraces.json
+has such spans)."""
 
 from __future__ import annotations
 
@@ -12,24 +15,39 @@ from .model import BackendError, Span, normalize_id
 
 KIND_NUMBERS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 STATUS_ERROR = (2, "STATUS_CODE_ERROR")
+SCALARS = ("stringValue", "boolValue", "doubleValue")
 
 
 def any_value(value):
-    """The Python value of an OTLP AnyValue."""
+    """The Python value of an OTLP AnyValue; None for anything else. Arrays are read one
+    level deep: the gates read scalar attributes only."""
     if not isinstance(value, dict):
         return None
-    for key in ("stringValue", "boolValue", "doubleValue"):
+    for key in SCALARS:
         if key in value:
             return value[key]
     if "intValue" in value:
-        return int(value["intValue"])
-    if "arrayValue" in value:
-        return [any_value(v) for v in value["arrayValue"].get("values", [])]
+        try:
+            return int(value["intValue"])
+        except (TypeError, ValueError, OverflowError):
+            return None
+    array = value.get("arrayValue")
+    if isinstance(array, dict) and isinstance(array.get("values"), list):
+        return [_scalar(v) for v in array["values"]]
     return None
 
 
+def _scalar(value):
+    return any_value(value) if isinstance(value, dict) and "arrayValue" not in value else None
+
+
 def attributes(items):
-    return {item["key"]: any_value(item.get("value")) for item in items or [] if "key" in item}
+    """{key: value} of an OTLP attribute list; entries that are not {"key": <string>, ...}
+    are left out."""
+    if not isinstance(items, list):
+        return {}
+    return {item["key"]: any_value(item.get("value")) for item in items
+            if isinstance(item, dict) and isinstance(item.get("key"), str)}
 
 
 def span_kind(kind):
@@ -40,11 +58,11 @@ def span_kind(kind):
     return "unspecified"
 
 
-def resource_spans(document):
+def resource_spans(document, source):
     """The list of resourceSpans in any of the envelopes: {"result": {...}} (api_v3),
     {"trace": {...}} (Tempo v2), {"batches": [...]} (Tempo v1), or bare."""
     if not isinstance(document, dict):
-        raise BackendError("OTLP JSON document is not an object")
+        raise BackendError(f"{source} answered something that is not an OTLP JSON object: {str(document)[:200]}")
     for wrapper in ("result", "trace"):
         if isinstance(document.get(wrapper), dict):
             document = document[wrapper]
@@ -52,18 +70,34 @@ def resource_spans(document):
     if found is None:
         return []
     if not isinstance(found, list):
-        raise BackendError("resourceSpans is not a list")
+        raise BackendError(f"{source}: resourceSpans is not a list: {str(found)[:100]}")
     return found
 
 
-def spans_from_document(document):
+def _list(container, keys, source, what):
+    """The first of `keys` in `container` that is present, as a list ([] when absent)."""
+    if not isinstance(container, dict):
+        raise BackendError(f"{source}: a {what} is not an object: {str(container)[:100]}")
+    for key in keys:
+        if key in container:
+            found = container[key] or []
+            if not isinstance(found, list):
+                raise BackendError(f"{source}: {key} is not a list: {str(found)[:100]}")
+            return found
+    return []
+
+
+def spans_from_document(document, source, skipped):
+    """Spans of an OTLP JSON answer; `source` names the backend and URL in errors, spans
+    that cannot be read are counted in `skipped`."""
     spans = []
-    for resource_span in resource_spans(document):
-        resource = attributes((resource_span.get("resource") or {}).get("attributes"))
+    for resource_span in resource_spans(document, source):
+        scopes = _list(resource_span, ("scopeSpans", "instrumentationLibrarySpans"), source, "resourceSpans entry")
+        resource_object = resource_span.get("resource")
+        resource = attributes(resource_object.get("attributes")) if isinstance(resource_object, dict) else {}
         service = resource.get("service.name", "")
-        scopes = resource_span.get("scopeSpans", resource_span.get("instrumentationLibrarySpans", []))
-        for scope in scopes or []:
-            for raw in scope.get("spans", []) or []:
+        for scope in scopes:
+            for raw in _list(scope, ("spans",), source, "scopeSpans entry"):
                 try:
                     start_ns = int(raw["startTimeUnixNano"])
                     end_ns = int(raw.get("endTimeUnixNano", start_ns))
@@ -84,6 +118,6 @@ def spans_from_document(document):
                         resource=resource,
                         attributes=attrs,
                     ))
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise BackendError(f"unreadable OTLP span {str(raw)[:200]}: {exc!r}") from exc
+                except (BackendError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+                    skipped.skip(source, raw, exc)
     return spans

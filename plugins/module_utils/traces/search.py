@@ -2,11 +2,12 @@
 # Copyright (c) tracegate.bluegreen contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Window search for backends that return at most `limit` traces and have no paging."""
+"""Window search for backends that return at most `limit` traces and have no paging, and
+the one place where every backend's answer is cut to the window and rid of duplicates."""
 
 from __future__ import annotations
 
-from .model import TraceBackend
+from .model import BackendError, TraceBackend
 
 # How far a window is split when a search comes back full (limit reached): 2**depth slices.
 MAX_SPLIT_DEPTH = 6
@@ -14,31 +15,55 @@ MAX_SPLIT_DEPTH = 6
 
 class SlicingSearch(TraceBackend):
     """Backends without paging return at most `limit` traces per search; a full answer is
-    searched again in two halves of the window, down to MAX_SPLIT_DEPTH."""
+    searched again in two halves of the window, down to MAX_SPLIT_DEPTH. An answer still
+    full there may be truncated: the window is not judged on it (see spans)."""
 
-    def __init__(self, http):
-        self.http = http
+    # Share of `limit` from which an answer counts as full. 1.0 where the backend stops at
+    # exactly `limit` traces; lower where it may stop short of it with more to give.
+    full_share = 1.0
 
-    def queries_made(self):
-        return list(self.http.queries)
+    def spans(self, query, skipped):
+        traces, truncated = {}, []
+        first, last = self.search_range(query)
+        self._collect(query, first, last, 0, traces, truncated, skipped)
+        if truncated:
+            slices = ", ".join(f"{start:.3f}-{end:.3f} ({count} traces)" for start, end, count in truncated[:5])
+            raise BackendError(
+                f"{self.http.source('')}: {len(truncated)} of {2 ** MAX_SPLIT_DEPTH} slices of the window still held "
+                f"{self.limit(query)} traces or close to it, so the answer may be truncated and is not judged: {slices}. "
+                f"Raise limit or shorten the window")
+        return spans_in_window(traces, query)
 
-    def spans(self, query):
-        seen = {}
-        self._collect(query, query.start, query.end, 0, seen)
-        return [span for trace in seen.values() for span in trace]
-
-    def _collect(self, query, start, end, depth, seen):
-        traces = self.search(query, start, end)
-        if len(traces) >= query.limit and depth < MAX_SPLIT_DEPTH:
-            middle = (start + end) / 2
-            self._collect(query, start, middle, depth + 1, seen)
-            self._collect(query, middle, end, depth + 1, seen)
+    def _collect(self, query, start, end, depth, traces, truncated, skipped):
+        found, answered = self.search(query, start, end, skipped)
+        if answered >= self.limit(query) * self.full_share:
+            if depth < MAX_SPLIT_DEPTH:
+                middle = (start + end) / 2
+                self._collect(query, start, middle, depth + 1, traces, truncated, skipped)
+                self._collect(query, middle, end, depth + 1, traces, truncated, skipped)
+                return
+            truncated.append((start, end, answered))
+        if not traces:
+            traces.update(found)
             return
-        for trace_id, spans in traces.items():
-            seen[trace_id] = spans
+        # Merged, not replaced: a slice may see other parts of a trace than its neighbour
+        # (Tempo searches the blocks of the slice's time range only).
+        for trace_id, spans in found.items():
+            traces.setdefault(trace_id, []).extend(spans)
 
-    def search(self, query, start, end):
-        """{trace_id: [Span]} of one search."""
+    def search_range(self, query):
+        """The span of time the searches cover; the window itself unless the backend selects
+        traces by something other than the start of the service's spans (see Zipkin)."""
+        return query.start, query.end
+
+    def limit(self, query):
+        """Traces asked for per search."""
+        return query.limit
+
+    def search(self, query, start, end, skipped):
+        """({trace_id: [Span]}, the most traces one answer of it held) of one search. The
+        count is the answer's, taken before parsing: a trace whose spans were all skipped
+        still counts towards the limit."""
         raise NotImplementedError
 
 
@@ -47,3 +72,27 @@ def group_by_trace(spans):
     for span in spans:
         traces.setdefault(span.trace_id, []).append(span)
     return traces
+
+
+def spans_in_window(traces, query):
+    """The spans that started in the query's window, each once. Backends select whole
+    traces (Tempo by overlap with the window, Zipkin by the root span's timestamp, Jaeger
+    by any matching span) and return every span of them, so the window is applied here,
+    to the span, the same way for all. A span answered twice (the same trace seen by two
+    slices, or a storage that repeats it) is counted once: see Span.key."""
+    start_us, end_us = query.start * 1e6, query.end * 1e6
+    spans = []
+    for trace in traces.values():
+        if len(trace) == 1:
+            # Most traces of a busy service are one span; a lone span has nothing to repeat.
+            if start_us <= trace[0].start_us <= end_us:
+                spans.append(trace[0])
+            continue
+        seen = set()
+        for span in trace:
+            if start_us <= span.start_us <= end_us:
+                key = span.key
+                if key not in seen:
+                    seen.add(key)
+                    spans.append(span)
+    return spans

@@ -3,35 +3,61 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Zipkin v2 client. Zipkin has no resource attributes: the OpenTelemetry exporter puts
-them (deployment.color, service.version) on every span as string tags."""
+them (deployment.color, service.version) on every span as string tags.
+
+Upstream facts relied on (openzipkin/zipkin 3.5.1):
+- zipkin2/Endpoint.java Builder.serviceName and zipkin2/storage/QueryRequest.java
+  Builder.build lowercase service names (and span names) on ingest and in queries; build
+  refuses endTs, lookback and limit that are not above 0.
+- QueryRequest.test: a trace is in the window [endTs - lookback, endTs] (ms) when its root
+  span's timestamp is (or, without a root, its earliest span's); every span of it is
+  returned, whenever it started.
+"""
 
 from __future__ import annotations
 
+from .model import BackendError, SkippedSpans, Span, normalize_id
 from .search import SlicingSearch, group_by_trace
-from .model import BackendError, Span, normalize_id
 
 RESOURCE_TAGS = ("service.version", "deployment.color", "deployment.environment.name")
+# How long before one of the service's spans its trace's root may have started. Zipkin
+# finds a trace by its root's timestamp, so the searches reach back this far before the
+# window; a request reaches the service within its callers' timeouts (30 s to a minute in
+# common proxies), traces whose root is older than that are not found.
+ROOT_LEAD_SECONDS = 60.0
 
 
 class Zipkin(SlicingSearch):
-    name = "zipkin"
+    label = "Zipkin"
+    search_path = "/api/v2/traces"
 
-    def search(self, query, start, end):
-        end_ms = int(end * 1000)
-        params = {"serviceName": query.service, "endTs": end_ms, "lookback": end_ms - int(start * 1000),
+    def search_range(self, query):
+        return query.start - ROOT_LEAD_SECONDS, query.end
+
+    def search(self, query, start, end, skipped):
+        end_ms = max(1, int(end * 1000))
+        params = {"serviceName": query.service, "endTs": end_ms, "lookback": max(1, end_ms - int(start * 1000)),
                   "limit": query.limit}
         if query.color:
             params["annotationQuery"] = f"deployment.color={query.color}"
-        document = self.http.get_json("/api/v2/traces", params)
-        if not isinstance(document, list):
-            raise BackendError("Zipkin traces answer is not a list of traces")
-        return group_by_trace(parse_spans([span for trace in document for span in trace]))
+        source = self.http.source(self.search_path)
+        document = self.http.get_json(self.search_path, params)
+        if not isinstance(document, list) or not all(isinstance(trace, list) for trace in document):
+            raise BackendError(f"{source} answered something that is not a list of traces: {str(document)[:200]}")
+        return group_by_trace(parse_spans([span for trace in document for span in trace], source, skipped)), len(document)
 
     def trace(self, trace_id):
-        return parse_spans(self.http.get_json(f"/api/v2/trace/{trace_id}", not_found=[]))
+        path = f"/api/v2/trace/{trace_id}"
+        document = self.http.get_json(path, not_found=[])
+        if not isinstance(document, list):
+            raise BackendError(f"{self.http.source(path)} answered something that is not a list of spans: "
+                               f"{str(document)[:200]}")
+        return parse_spans(document, self.http.source(path), SkippedSpans())
 
 
-def parse_spans(raw_spans):
+def parse_spans(raw_spans, source, skipped):
+    """Spans of a list of Zipkin v2 spans; `source` names the backend and URL, spans that
+    cannot be read are counted in `skipped`."""
     spans = []
     for raw in raw_spans:
         try:
@@ -49,7 +75,7 @@ def parse_spans(raw_spans):
                 parent_id=normalize_id(raw["parentId"], 16) if raw.get("parentId") else None,
                 name=raw.get("name", ""),
                 kind=str(raw.get("kind", "unspecified")).lower(),
-                start_us=raw.get("timestamp", 0),
+                start_us=raw["timestamp"],
                 duration_us=raw.get("duration", 0),
                 service=service,
                 error="error" in tags or tags.get("otel.status_code") == "ERROR",
@@ -57,6 +83,6 @@ def parse_spans(raw_spans):
                 resource=resource,
                 attributes=attributes,
             ))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BackendError(f"unreadable Zipkin span {str(raw)[:200]}: {exc!r}") from exc
+        except (BackendError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            skipped.skip(source, raw, exc)
     return spans
