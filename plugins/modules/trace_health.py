@@ -48,7 +48,7 @@ attributes:
     description: Never changes anything.
 options:
   service:
-    description: C(service.name) of the service to judge.
+    description: C(service.name) of the service to judge, compared without case (Zipkin keeps service names lowercased).
     type: str
     required: true
   baseline_color:

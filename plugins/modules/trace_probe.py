@@ -45,7 +45,7 @@ options:
     type: int
     default: 10
   service:
-    description: Expected C(service.name).
+    description: Expected C(service.name), compared without case (Zipkin keeps service names lowercased).
     type: str
     required: true
   color:
