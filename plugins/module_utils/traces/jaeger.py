@@ -101,7 +101,7 @@ class JaegerV1(SlicingSearch):
         except BackendError as exc:
             if exc.status == 404:
                 raise BackendError(f"{self.http.source(self.search_path)} answered 404: this Jaeger has no v1 query "
-                                   f"API (removed after Jaeger 2.20); set jaeger_api_version: v3", status=404) from exc
+                                   f"API (Jaeger's main branch removed it after 2.20); set jaeger_api_version: v3", status=404) from exc
             raise
         spans = parse_v1(document, self.http.source(self.search_path), skipped)
         return group_by_trace(spans), len(document["data"] or ())
