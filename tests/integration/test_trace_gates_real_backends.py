@@ -130,7 +130,7 @@ def test_healthy_green_passes(backends, scenarios, case):
 def test_green_error_rate_fails(backends, scenarios, case):
     result = settled(lambda: health(backends, case, "Faulty"))
     assert result["verdict"] == "fail"
-    assert any(c["check"] == "error_rate_vs_blue" and c["outcome"] == "fail" for c in result["checks"])
+    assert any(c["check"] == "error_rate_vs_blue" and c["outcome"] == "fail" for c in result["checks"]), result["checks"]
 
 
 @pytest.mark.parametrize("case", ALL_BACKENDS)

@@ -11,6 +11,10 @@ from .model import BackendError, TraceBackend
 
 # How far a window is split when a search comes back full (limit reached): 2**depth slices.
 MAX_SPLIT_DEPTH = 6
+# How far for an answer that only may have been cut short (below the limit, at the backend's
+# full_share of it): a burst of traffic fills half the limit within a 64th of a window, and
+# the split stops as soon as the answers drop below the share.
+MAX_SHORT_SPLIT_DEPTH = 10
 
 
 class SlicingSearch(TraceBackend):
@@ -27,9 +31,10 @@ class SlicingSearch(TraceBackend):
         first, last = self.search_range(query)
         self._collect(query, first, last, 0, traces, truncated, skipped)
         if truncated:
-            slices = ", ".join(f"{start:.3f}-{end:.3f} ({count} traces)" for start, end, count in truncated[:5])
+            slices = ", ".join(f"{start:.3f}-{end:.3f} (1/{2 ** depth} of the window, {count} traces)"
+                               for start, end, count, depth in truncated[:5])
             raise BackendError(
-                f"{self.http.source('')}: {len(truncated)} of {2 ** MAX_SPLIT_DEPTH} slices of the window still held "
+                f"{self.http.source('')}: {len(truncated)} slices of the window, split as far as it goes, still held "
                 f"{self.limit(query)} traces or close to it, so the answer may be truncated and is not judged: {slices}. "
                 f"Raise limit or shorten the window")
         return spans_in_window(traces, query)
@@ -37,12 +42,12 @@ class SlicingSearch(TraceBackend):
     def _collect(self, query, start, end, depth, traces, truncated, skipped):
         found, answered = self.search(query, start, end, skipped)
         if answered >= self.limit(query) * self.full_share:
-            if depth < MAX_SPLIT_DEPTH:
+            if depth < (MAX_SPLIT_DEPTH if answered >= self.limit(query) else MAX_SHORT_SPLIT_DEPTH):
                 middle = (start + end) / 2
                 self._collect(query, start, middle, depth + 1, traces, truncated, skipped)
                 self._collect(query, middle, end, depth + 1, traces, truncated, skipped)
                 return
-            truncated.append((start, end, answered))
+            truncated.append((start, end, answered, depth))
         if not traces:
             traces.update(found)
             return

@@ -141,9 +141,19 @@ def test_a_window_still_full_after_every_split_is_reported_not_judged():
     full = fixture("jaeger_v1_search.json")
     answers = [("/api/traces", 200, full)] * (2 ** (search.MAX_SPLIT_DEPTH + 1) - 1)
     http, session = client(answers)
-    with pytest.raises(model.BackendError, match=f"Jaeger \\(v1 API\\) at {BASE}: 64 of 64 slices .*truncated.*not judged"):
+    with pytest.raises(model.BackendError, match=f"Jaeger \\(v1 API\\) at {BASE}: 64 slices .*truncated.*not judged.*1/64 of the window"):
         JaegerV1(http).sample(query(limit=2))
     assert len(session.requests) == 2 ** (search.MAX_SPLIT_DEPTH + 1) - 1
+
+
+def test_an_answer_that_may_be_cut_short_is_split_further_than_a_full_one():
+    # Three traces against a limit of 4: at Jaeger's share of the limit, never at the limit.
+    half_full = fixture("jaeger_v1_search.json")
+    answers = [("/api/traces", 200, half_full)] * (2 ** (search.MAX_SHORT_SPLIT_DEPTH + 1) - 1)
+    http, session = client(answers)
+    with pytest.raises(model.BackendError, match="1/1024 of the window"):
+        JaegerV1(http).sample(query(limit=len(half_full["data"]) + 1))
+    assert len(session.requests) == 2 ** (search.MAX_SHORT_SPLIT_DEPTH + 1) - 1
 
 
 @pytest.mark.parametrize("fixture_name", ["jaeger_v3_traces.json", "jaeger_v3_traces_unwrapped.json"])
