@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the lab's OpenTelemetry Collector (main.go: the components the tracing_agent role's
+# configuration uses) pinned by go.mod/go.sum beside this script, once per machine, and prints
+# the binary's path. The binary is kept in a per-machine cache outside the checkout, keyed by
+# the source, the pins and the Go version, so a fresh clone on the same machine (CI) reuses
+# it; its modules are those of the lab's Jaeger, so Go's module and build caches make even the
+# first build on a machine that built Jaeger short.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# The collector core release of the pins; stamped into the binary (`otelcol --version`).
+RELEASE="0.140.0"
+CACHE="${TRACEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracegate-bluegreen}"
+key="$( (cat "$HERE/main.go" "$HERE/go.mod" "$HERE/go.sum"; echo "$RELEASE"; go version) | sha256sum | cut -c1-16)"
+binary="$CACHE/otelcol-$key"
+if [ ! -x "$binary" ]; then
+  mkdir -p "$CACHE"
+  echo "building the lab's OpenTelemetry Collector from the Go module proxy (first time on this machine)" >&2
+  started=$SECONDS
+  # Static (no cgo): the same binary runs on the controller and inside the lab's containers.
+  # No VCS stamp: the binary, and so its checksum, depends on the pins only, not on the
+  # checkout's state.
+  (cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$binary.tmp" \
+    -ldflags "-X main.version=$RELEASE" .)
+  mv "$binary.tmp" "$binary"
+  echo "OpenTelemetry Collector built in $((SECONDS - started)) s: $binary" >&2
+fi
+echo "$binary"
