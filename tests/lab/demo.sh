@@ -8,9 +8,10 @@ jaeger_version="$(curl -fsS http://127.0.0.1:16686/api/v3/services >/dev/null &&
   podman exec trace-store /usr/local/bin/jaeger version 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["gitVersion"])')"
 echo
 echo "== Trace backends of the lab"
-echo "   Jaeger $jaeger_version    REAL (built from the Go module proxy), 127.0.0.1:16686: every gate of the cutovers below reads it (api_v3)"
-echo "   span metrics     REAL (Jaeger's spanmetrics connector, scraped by a real Prometheus), 127.0.0.1:9090"
-echo "   Tempo            LAB STAND-IN (not Tempo: tests/lab/tempo_standin), 127.0.0.1:3200, fed by Jaeger"
+printf '   %-16s %s\n' \
+  "Jaeger $jaeger_version" "REAL (built from the Go module proxy), 127.0.0.1:16686: every gate of the cutovers below reads it (api_v3)" \
+  "span metrics" "REAL (Jaeger's spanmetrics connector, scraped by a real Prometheus), 127.0.0.1:9090" \
+  "Tempo" "LAB STAND-IN (not Tempo: tests/lab/tempo_standin), 127.0.0.1:3200, fed by Jaeger"
 echo
 echo "== Requests through both load balancers (all traffic on blue; the preview route reaches green)"
 python3 tests/lab/demo.py --inventory .lab/inventory.yml
