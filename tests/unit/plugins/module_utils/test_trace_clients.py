@@ -1,6 +1,7 @@
 """Backend clients on responses recorded in the upstream shapes (fixtures/traces). The
 subject is our parsing: the HTTP session is a stand-in that answers from the fixtures."""
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -578,3 +579,13 @@ def test_bad_ids_are_refused(value):
 def test_a_limit_below_one_is_refused():
     with pytest.raises(model.BackendError, match="limit"):
         model.TraceQuery("bgdemo", START, END, limit=0)
+
+
+@pytest.mark.parametrize("version, warned", [("v3.0.3", True), ("2.9.1", False)])
+def test_tempo_3_window_ending_now_warns_that_its_newest_seconds_were_not_searched(version, warned):
+    empty = {"traces": []}
+    answers = [("/api/search", 200, empty)] * 2 + [("/api/status/buildinfo", 200, {"version": version})]
+    http, _session = client(answers)
+    now = time.time()
+    sample = Tempo(http).sample(model.TraceQuery("checkout", now - 60, now, color="green"))
+    assert any("last 30 s of the window were not searched" in w for w in sample.warnings) is warned
