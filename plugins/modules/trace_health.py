@@ -242,7 +242,8 @@ colors:
     - C(skipped_spans) counts the spans the backend answered that could not be read (no
       start time, an id that is neither hex nor base64, a field of the wrong type); they are
       left out of every number, and C(skipped_span_reasons) shows up to five of them.
-    - C(backend_warnings) holds what the backend warned of with its answers (Prometheus), and the newest seconds of the window a Tempo 3.0 or later did not search (its query_end_cutoff).
+    - C(backend_warnings) holds what the backend warned of with its answers (Prometheus), and
+      the newest seconds of the window a Tempo 3.0 or later did not search (query_end_cutoff).
   returned: when the backend answered
   type: dict
   sample: {"green": {"requests": 1260, "errors": 24, "error_rate": 0.019048, "p50_ms": 6.0, "p95_ms": 30.0, "p99_ms": 50.0,
