@@ -808,7 +808,8 @@ def validate(field, op, literal):
     if not _matching(left, right):
         raise TraceQLError(f"binary operations must operate on the same type: {expr}", "validate")
     if right == "nil" and op == "=":
-        raise TraceQLError("{.a = nil} not yet supported", "validate")
+        unsupported = "{.a = nil} not yet supported"  # Tempo's own text, braces and all
+        raise TraceQLError(unsupported, "validate")
     if not (_op_valid(op, left) and _op_valid(op, right)):
         raise TraceQLError(f"illegal operation for the given types: {expr}", "validate")
 
@@ -906,9 +907,9 @@ def trace_proto(spans):
                 for link in copy.links:
                     link.ClearField("flags")
                 copy.status.SetInParent()
-        built.append((min(first_span(m) for _, m in scopes.values()), resource_spans))
+        built.append((min(first_span(m) for _scope, m in scopes.values()), resource_spans))
     data = TracesData()
-    for _, resource_spans in sorted(built, key=lambda item: item[0]):
+    for _first, resource_spans in sorted(built, key=lambda item: item[0]):
         data.resource_spans.append(resource_spans)
     return data
 

@@ -57,7 +57,7 @@ class Client:
         return self.get("/api/search", params, headers)
 
     def found(self, q, start=T0 - 60, end=T0 + 600, **params):
-        status, _, body = self.search(q, start=start, end=end, **params)
+        status, _headers, body = self.search(q, start=start, end=end, **params)
         assert status == 200, body
         return json.loads(body)["traces"]
 
@@ -180,7 +180,7 @@ def test_standin_trace_by_id_v2_is_gogo_jsonpb(standin):
 def test_standin_trace_by_id_v1_has_batches_and_404_with_no_body_when_unknown(standin):
     tempo = standin("2.9")
     tempo.push(sample_trace())
-    status, _, body = tempo.get("/api/traces/" + TRACE)
+    status, _headers, body = tempo.get("/api/traces/" + TRACE)
     document = json.loads(body)
     assert status == 200 and list(document) == ["batches"]
     assert len(document["batches"][0]["scopeSpans"][0]["spans"]) == 3
@@ -198,7 +198,7 @@ def test_standin_trace_by_id_v1_has_batches_and_404_with_no_body_when_unknown(st
     ("2.6", {"trace": {}}),
 ])
 def test_standin_trace_by_id_v2_unknown_trace_is_an_empty_trace(standin, version, expected):
-    status, _, body = standin(version).get("/api/v2/traces/" + "f" * 32)
+    status, _headers, body = standin(version).get("/api/v2/traces/" + "f" * 32)
     assert (status, json.loads(body)) == (200, expected)
 
 
@@ -226,7 +226,7 @@ def test_standin_trace_by_id_in_protobuf_on_request(standin):
     trace = TracesData()
     trace.ParseFromString(body)  # tempopb.Trace and TracesData share their wire format
     assert len(trace.resource_spans[0].scope_spans[0].spans) == 3
-    status, _, body = tempo.get("/api/v2/traces/" + TRACE, headers={"Accept": "application/protobuf"})
+    status, _headers, body = tempo.get("/api/v2/traces/" + TRACE, headers={"Accept": "application/protobuf"})
     assert status == 200 and body[0] == 0x0A  # TraceByIDResponse field 1: the trace
 
 
@@ -245,7 +245,7 @@ def test_standin_otlp_json_gzip_and_deflate_are_accepted(standin):
     assert tempo.push(None, encoding="deflate",
                       body=zlib.compress(sample_trace(trace="0" * 31 + "3").SerializeToString()))[0] == 200
     for trace in ("1", "2", "3"):
-        status, _, body = tempo.get("/api/v2/traces/" + trace)
+        status, _headers, body = tempo.get("/api/v2/traces/" + trace)
         assert len(json.loads(body)["trace"]["resourceSpans"][0]["scopeSpans"][0]["spans"]) == 3, trace
 
 
@@ -253,9 +253,9 @@ def test_standin_otlp_refusals(standin):
     tempo = standin("3.0")
     status, headers, body = tempo.push(sample_trace(), content_type="text/plain")
     assert status == 415 and b"unsupported media type" in body
-    status, _, body = tempo.push(None, body=b"\x28\xb5\x2f\xfd", encoding="zstd")
+    status, _headers, body = tempo.push(None, body=b"\x28\xb5\x2f\xfd", encoding="zstd")
     assert status == 400 and b"zstd" in body
-    status, _, body = tempo.push(None, body=b"\xff\xff not protobuf")
+    status, _headers, body = tempo.push(None, body=b"\xff\xff not protobuf")
     assert status == 400 and body[:2] == b"\x08\x03"  # google.rpc.Status{code: InvalidArgument}
     assert call(urllib.request.Request(tempo.otlp_url + "/v1/traces"))[0] == 405
 
@@ -264,7 +264,7 @@ def test_standin_spans_sent_twice_are_kept_once(standin):
     tempo = standin("3.0")
     tempo.push(sample_trace())
     tempo.push(sample_trace())  # an exporter's retry
-    status, _, body = tempo.get("/api/v2/traces/" + TRACE)
+    status, _headers, body = tempo.get("/api/v2/traces/" + TRACE)
     assert len(json.loads(body)["trace"]["resourceSpans"][0]["scopeSpans"][0]["spans"]) == 3
     (trace,) = tempo.found("{ }")
     assert trace["spanSets"][0]["matched"] == 3
@@ -315,7 +315,7 @@ def test_standin_scoped_intrinsics_need_2_5(standin, version):
     tempo = standin(version)
     tempo.push(sample_trace())
     assert tempo.found("{ kind = client } | select(name)")[0]["spanSets"][0]["spans"][0]["name"] == "SELECT"
-    status, _, body = tempo.search("{ span:kind = client } | select(span:name)", start=T0 - 60, end=T0 + 60)
+    status, _headers, body = tempo.search("{ span:kind = client } | select(span:name)", start=T0 - 60, end=T0 + 60)
     if version == "2.4":
         assert status == 400 and body.startswith(b"invalid TraceQL query: parse error at line 1, col ")
     else:
@@ -339,10 +339,10 @@ def test_standin_root_not_yet_received(standin):
 def test_standin_search_without_q_lists_traces_without_span_sets(standin):
     tempo = standin("3.0")
     tempo.push(sample_trace())
-    status, _, body = tempo.search(start=T0 - 60, end=T0 + 60)
+    status, _headers, body = tempo.search(start=T0 - 60, end=T0 + 60)
     (trace,) = json.loads(body)["traces"]
     assert set(trace) == {"traceID", "rootServiceName", "rootTraceName", "startTimeUnixNano", "durationMs"}
-    status, _, body = tempo.search(tags="service.name=checkout", start=T0 - 60, end=T0 + 60)
+    status, _headers, body = tempo.search(tags="service.name=checkout", start=T0 - 60, end=T0 + 60)
     assert status == 400 and b"lab Tempo stand-in" in body
 
 
@@ -375,7 +375,7 @@ def test_standin_spss_above_100_is_refused_from_2_7(standin, version, over_100):
     tempo = standin(version)
     tempo.push(many_traces(1, 120))
     assert len(tempo.found("{ }", spss=100)[0]["spanSets"][0]["spans"]) == 100
-    status, _, body = tempo.search("{ }", start=T0 - 60, end=T0 + 60, spss=101)
+    status, _headers, body = tempo.search("{ }", start=T0 - 60, end=T0 + 60, spss=101)
     assert status == over_100
     if over_100 == 400:
         assert body == b"spans per span set exceeds 100. received 101"
@@ -391,7 +391,7 @@ def test_standin_spss_above_100_is_refused_from_2_7(standin, version, over_100):
 def test_standin_spss_zero_is_accepted_from_2_10(standin, version, zero, negative):
     tempo = standin(version)
     tempo.push(many_traces(1, 5))
-    status, _, body = tempo.search("{ }", start=T0 - 60, end=T0 + 60, spss=0)
+    status, _headers, body = tempo.search("{ }", start=T0 - 60, end=T0 + 60, spss=0)
     if zero[0] == 400:
         assert (status, body) == zero
     else:  # accepted; the engine reads 0 as its default of 3 (pkg/traceql/engine.go)
@@ -403,7 +403,7 @@ def test_standin_spss_zero_is_accepted_from_2_10(standin, version, zero, negativ
                                               ("2.10.2", True), ("3.0", True)])
 def test_standin_limit_maximum_follows_the_patch_release(standin, version, refused):
     tempo = standin(version)
-    status, _, body = tempo.search("{ }", start=T0 - 60, end=T0 + 60, limit=300000)
+    status, _headers, body = tempo.search("{ }", start=T0 - 60, end=T0 + 60, limit=300000)
     assert (status, body) == ((400, b"limit 300000 exceeds max limit 262144") if refused else (200, body))
     assert tempo.search("{ }", limit=0)[::2] == (400, b"invalid limit: must be a positive number")
 
@@ -446,7 +446,7 @@ def test_standin_recent_search_window_by_version(standin, version, without_range
     def ages(traces):
         return {int(t["traceID"], 16) for t in traces}
 
-    status, _, body = tempo.search("{ }")
+    status, _headers, body = tempo.search("{ }")
     assert status == 200 and ages(json.loads(body)["traces"]) == without_range
     assert ages(tempo.found("{ }", start=int(NOW) - 300, end=int(NOW) + 60)) == with_range_to_the_future
 
@@ -454,7 +454,7 @@ def test_standin_recent_search_window_by_version(standin, version, without_range
 def test_standin_since_from_2_10(standin):
     tempo = standin("3.0")
     tempo.push(recent_traces())
-    status, _, body = tempo.search("{ }", since="30m")
+    status, _headers, body = tempo.search("{ }", since="30m")
     assert status == 200 and len(json.loads(body)["traces"]) == 2
     assert tempo.search("{ }", since="soon")[0] == 400
 
@@ -532,7 +532,7 @@ def test_standin_not_equal_on_arrays_changed_in_3_0(standin, version, matches):
 def test_standin_unsupported_or_broken_traceql_is_a_400_parse_error(standin, query):
     tempo = standin("3.0")
     tempo.push(sample_trace())
-    status, _, body = tempo.search(query, start=T0 - 60, end=T0 + 60)
+    status, _headers, body = tempo.search(query, start=T0 - 60, end=T0 + 60)
     assert status == 400 and body.startswith(b"invalid TraceQL query: parse error at line 1, col "), body
 
 
@@ -543,10 +543,10 @@ def test_standin_unsupported_or_broken_traceql_is_a_400_parse_error(standin, que
     ("{ .a = nil }", "{.a = nil} not yet supported"),
 ])
 def test_standin_invalid_traceql_by_version(standin, query, message):
-    status, _, body = standin("3.0").search(query, start=T0 - 60, end=T0 + 60)
+    status, _headers, body = standin("3.0").search(query, start=T0 - 60, end=T0 + 60)
     assert (status, body.decode()) == (400, "invalid TraceQL query: " + message)
     # <= 2.6 the frontend only parses; the querier's engine validates and answers 500
-    status, _, body = standin("2.6").search(query, start=T0 - 60, end=T0 + 60)
+    status, _headers, body = standin("2.6").search(query, start=T0 - 60, end=T0 + 60)
     assert (status, body.decode()) == (500, message)
 
 
@@ -568,7 +568,7 @@ def test_standin_multitenant_needs_x_scope_orgid(standin):
         assert (status, body, headers["Content-Type"]) == (401, b"no org id\n", "text/plain; charset=utf-8"), path
     assert tempo.get("/api/echo")[0] == tempo.get("/ready")[0] == tempo.get("/api/status/buildinfo")[0] == 200
 
-    status, _, body = tempo.push(sample_trace())  # no tenant: the receiver's retryable Unavailable
+    status, _headers, body = tempo.push(sample_trace())  # no tenant: the receiver's retryable Unavailable
     assert status == 503 and body[:2] == b"\x08\x0e" and body.endswith(b"no org id")
     assert tempo.push(ExportTraceServiceRequest())[0] == 200  # no spans, no tenant check
     assert tempo.push(sample_trace(), headers={"X-Scope-OrgID": "team-a"})[0] == 200
@@ -582,7 +582,7 @@ def test_standin_multitenant_needs_x_scope_orgid(standin):
 
 
 def test_standin_multitenant_push_without_tenant_was_a_500_in_2_4(standin):
-    status, _, body = standin("2.4", multitenant=True).push(sample_trace())
+    status, _headers, body = standin("2.4", multitenant=True).push(sample_trace())
     assert status == 500 and body.endswith(b"no org id")
 
 
@@ -654,7 +654,7 @@ def test_standin_command_line(tmp_path):
         process.terminate()
         process.wait(timeout=10)
     bad = subprocess.run([sys.executable, str(STANDIN_PATH), "--tempo-version", "1.5"], capture_output=True,
-                         text=True, timeout=30)
+                         text=True, timeout=30, check=False)
     assert bad.returncode == 2 and "was not read for this stand-in" in bad.stderr
 
 
