@@ -4,7 +4,11 @@
 # machine cannot reach; an offline stand-in (get_pip_offline.py) is put in its cache first.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-COPY="$ROOT/.build/ansible_collections/tracegate/bluegreen"
+# A copy of its own per run, so that runs side by side (several checks at once) never share one.
+mkdir -p "$ROOT/.build"
+RUN_DIR="$(mktemp -d "$ROOT/.build/sanity.XXXXXX")"
+trap 'rm -rf "$RUN_DIR"' EXIT
+COPY="$RUN_DIR/ansible_collections/tracegate/bluegreen"
 
 pip_version="$(python3 - <<'PY'
 import re, ansible_test, pathlib
@@ -16,7 +20,6 @@ cache="$HOME/.ansible/test/cache"
 mkdir -p "$cache"
 cp "$ROOT/tests/sanity/get_pip_offline.py" "$cache/get_pip_${pip_version//./_}.py"
 
-rm -rf "$COPY"
 mkdir -p "$COPY"
 # The tracked files plus new ones git does not ignore, less deleted ones: what a commit would hold.
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
