@@ -89,6 +89,9 @@ lint: collection
 
 sanity: collection
 	tests/sanity/run.sh
+	@# Modules and module_utils run on the hosts' Pythons: compiled and imported there too
+	@# (3.11, Debian 12's; 3.9, the oldest the collection supports on hosts).
+	for version in 3.11 3.9; do SANITY_PYTHON=$$version tests/sanity/run.sh --test compile --test import; done
 
 molecule: collection lab-image trace-backends
 	cd extensions && molecule test --all

@@ -27,4 +27,11 @@ mkdir -p "$COPY"
   | (cd "$ROOT" && rsync -a --from0 --files-from=- ./ "$COPY/")
 cd "$COPY"
 git init -q && git add -A
-ansible-test sanity --python 3.12 --color no "$@"
+# SANITY_PYTHON: the Python to test under (the controller's by default; the hosts' Pythons for
+# compile and import). ansible-test calls it by name (python3.9), which pyenv's shims answer
+# only for pyenv's global versions: put the version's own directory first.
+version="${SANITY_PYTHON:-3.12}"
+for dir in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin; do
+  if [ -x "$dir/python$version" ]; then PATH="$dir:$PATH"; break; fi
+done
+ansible-test sanity --python "$version" --color no "$@"
