@@ -11,6 +11,7 @@ P6: seeded synthetic runs of the judge with its default thresholds: the A/A fals
 """
 
 import argparse
+import io
 import json
 import random
 import sys
@@ -40,15 +41,16 @@ def best_of(runs, work):
 
 
 class Answer:
-    """A recorded HTTP answer: json() decodes it, as requests does."""
+    """A recorded HTTP answer, read as a stream as the client reads requests' answers."""
 
     status_code = 200
+    headers = {}
 
     def __init__(self, body):
-        self.body = body
+        self.raw = io.BytesIO(body.encode() if isinstance(body, str) else body)
 
-    def json(self):
-        return json.loads(self.body)
+    def close(self):
+        pass
 
 
 class RecordedJaeger:

@@ -23,7 +23,11 @@ options:
     required: true
     choices: [jaeger, jaeger_v3, tempo, zipkin, prometheus, prometheus_red]
   url:
-    description: Base URL of the query API, for example C(http://jaeger-query:16686).
+    description:
+      - Base URL of the query API, for example C(http://jaeger-query:16686).
+      - Credentials in it (C(user:password@)) are sent as basic auth and shown as C(***) in
+        every message, reason and recorded query; O(username) and O(password) keep them out
+        of the URL altogether.
     type: str
     required: true
   tenant:
@@ -55,9 +59,23 @@ options:
     description: Key of O(client_cert).
     type: path
   request_timeout:
-    description: Seconds to wait for any one answer.
+    description:
+      - Seconds to wait for the connection, and for each part of an answer.
+      - The whole answer, from the request to its last byte, must have arrived within three
+        times this (30 s by default), or the request is given up (not retried) and the gate
+        fails naming the backend and URL; a backend that trickles its answer cannot hold the
+        task. The last wait may add up to this once more.
     type: float
     default: 10
+  max_answer_bytes:
+    description:
+      - Largest answer read from the backend, in bytes (after gzip is undone). A larger one is
+        not read on and the gate fails naming the backend, the URL and this cap.
+      - The default, 256 MiB, is four times the 58 MB that the real Jaeger answers for a
+        window of 100,000 spans; it bounds the memory one answer takes on the controller
+        (the spans parsed from it take several times its size).
+    type: int
+    default: 268435456
   retries:
     description: Retries after a connection error or a 429/502/503/504 answer, with exponential backoff.
     type: int

@@ -7,7 +7,7 @@ and the client they select."""
 
 from __future__ import annotations
 
-from .http import HttpClient
+from .http import DEFAULT_MAX_ANSWER_BYTES, HttpClient
 from .jaeger import JaegerV1, JaegerV3
 from .prometheus import RED_DEFAULTS, PrometheusRedMetrics, PrometheusSpanMetrics
 from .tempo import Tempo
@@ -32,6 +32,7 @@ BACKEND_ARGUMENT_SPEC = {
     "client_cert": {"type": "path"},
     "client_key": {"type": "path"},
     "request_timeout": {"type": "float", "default": 10.0},
+    "max_answer_bytes": {"type": "int", "default": DEFAULT_MAX_ANSWER_BYTES},
     "retries": {"type": "int", "default": 2},
     "jaeger_api_version": {"type": "str", "default": "v3", "choices": ["v1", "v3"]},
     "tempo_api_version": {"type": "str", "default": "v2", "choices": ["v1", "v2"]},
@@ -58,6 +59,7 @@ def backend_from_params(params, session=None):
         client_key=params["client_key"], bearer_token=params["bearer_token"], username=params["username"],
         password=params["password"], tenant=params["tenant"],
         tenant_header=TENANT_HEADERS.get(kind, DEFAULT_TENANT_HEADER), session=session,
+        max_answer_bytes=params["max_answer_bytes"],
     )
     if kind == "jaeger_v3" or (kind == "jaeger" and params["jaeger_api_version"] == "v3"):
         return JaegerV3(http)

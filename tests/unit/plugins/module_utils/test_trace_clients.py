@@ -1,5 +1,6 @@
 """Backend clients on responses recorded in the upstream shapes (fixtures/traces). The
 subject is our parsing: the HTTP session is a stand-in that answers from the fixtures."""
+import io
 import json
 import time
 from pathlib import Path
@@ -28,6 +29,12 @@ class Response:
     def __init__(self, status, body):
         self.status_code = status
         self.text = body if isinstance(body, str) else json.dumps(body)
+        # The client reads every answer as a stream (HttpClient._get).
+        self.headers = {}
+        self.raw = io.BytesIO(self.text.encode())
+
+    def close(self):
+        pass
 
     def json(self):
         return json.loads(self.text)
@@ -589,3 +596,4 @@ def test_tempo_3_window_ending_now_warns_that_its_newest_seconds_were_not_search
     now = time.time()
     sample = Tempo(http).sample(model.TraceQuery("checkout", now - 60, now, color="green"))
     assert any("last 30 s of the window were not searched" in w for w in sample.warnings) is warned
+
