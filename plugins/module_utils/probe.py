@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from urllib.parse import urlsplit
 
+from .traces.http import without_userinfo
 from .traces.model import BackendError, same_service
+
+# Probes are HTTP requests to the service; the URL opener would read a file:// or try an
+# ftp:// URL just as well.
+PROBE_SCHEMES = ("http", "https")
 
 
 def new_traceparent():
@@ -19,20 +25,35 @@ def new_traceparent():
     return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
 
 
+def unfit_url(urls):
+    """The message for the first of `urls` that is not an http:// or https:// URL naming a
+    host (and a port, if any, from 1 to 65535), without its credentials; None when all are fit."""
+    for index, url in enumerate(urls):
+        try:
+            parts = urlsplit(url)
+            fit = parts.scheme in PROBE_SCHEMES and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a malformed [IPv6] host, or a port that is no number up to 65535
+            fit = False
+        if not fit:
+            return f"urls[{index}]: {without_userinfo(url)!r} is not an http:// or https:// URL naming a host"
+    return None
+
+
 def send_probes(send, urls, count, headers=None):
     """Sends `count` GETs spread over `urls`. `send(url, headers)` returns (status, response
-    headers) or raises OSError. Returns one record per probe."""
+    headers) or raises OSError. Returns one record per probe; URLs and errors are shown
+    without credentials."""
     probes = []
     for index in range(count):
         url = urls[index % len(urls)]
         trace_id, traceparent = new_traceparent()
-        record = {"trace_id": trace_id, "url": url}
+        record = {"trace_id": trace_id, "url": without_userinfo(url)}
         try:
             status, response_headers = send(url, dict(headers or {}, traceparent=traceparent))
             record.update(status=status, color=response_headers.get("x-app-color"),
                           version=response_headers.get("x-app-version"))
         except OSError as exc:
-            record.update(status=None, error=str(exc))
+            record.update(status=None, error=without_userinfo(str(exc)))
         probes.append(record)
     return probes
 

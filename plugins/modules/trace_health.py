@@ -251,7 +251,7 @@ colors:
            "skipped_span_reasons": ["Jaeger (api_v3) at http://jaeger:16686/api/v3/traces span {'spanId': 'eee19b7ec3c1b176'}: no 'startTimeUnixNano'"],
            "backend_warnings": []}}
 queries:
-  description: Every request made to the backend (URL, parameters, HTTP status), for the evidence.
+  description: Every request made to the backend (URL without credentials, parameters, HTTP status), for the evidence.
   returned: always
   type: list
   elements: dict
@@ -277,7 +277,7 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backend
     backend_from_params,
     deprecated_backend,
 )
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests, userinfo_secrets
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError
 
 # The judge's defaults are the one source of these values.
@@ -315,6 +315,7 @@ def main():
     if analysis.stats is None:
         module.fail_json(msg=missing_required_lib("scipy"))
     p = module.params
+    module.no_log_values.update(userinfo_secrets(p["url"]))
     if deprecated_backend(p):
         module.deprecate(deprecated_backend(p), version="1.0.0", collection_name="tracegate.bluegreen")
     if p["baseline_color"] == p["candidate_color"]:

@@ -32,12 +32,19 @@ attributes:
     description: Changes nothing; C(changed) is always false.
 options:
   urls:
-    description: URLs the probes are sent to, in turn.
+    description:
+      - URLs the probes are sent to, in turn; http:// or https:// only, any other scheme fails
+        the task before a probe is sent.
+      - Credentials in a URL (C(user:password@)) are used, and shown as C(***) in RV(probes)
+        and every message.
     type: list
     elements: str
     required: true
   headers:
-    description: Headers sent with every probe, for example the preview header of the load balancer.
+    description:
+      - Headers sent with every probe, for example the preview header of the load balancer.
+      - Never logged, as they may hold credentials; their values are hidden wherever they
+        appear in the result (a value V(green) hides the color in the messages too).
     type: dict
     default: {}
   count:
@@ -86,7 +93,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 probes:
-  description: Every probe with its trace id, URL, HTTP status, the color and version that answered, and what was wrong.
+  description: Every probe with its trace id, URL (without credentials), HTTP status, the color and version that answered, and what was wrong.
   returned: always
   type: list
   elements: dict
@@ -102,19 +109,20 @@ wrong:
 """
 
 import time
+from http.client import HTTPException
 from urllib.error import HTTPError
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible.module_utils.urls import open_url
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import send_probes, wait_for_traces
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import send_probes, unfit_url, wait_for_traces
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backends import (
     BACKEND_ARGUMENT_SPEC,
     backend_from_params,
     deprecated_backend,
 )
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests, userinfo_secrets
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError
 
 
@@ -123,7 +131,7 @@ def main():
         argument_spec=dict(
             BACKEND_ARGUMENT_SPEC,
             urls={"type": "list", "elements": "str", "required": True},
-            headers={"type": "dict", "default": {}},
+            headers={"type": "dict", "default": {}, "no_log": True},
             count={"type": "int", "default": 10},
             service={"type": "str", "required": True},
             color={"type": "str", "required": True, "choices": ["blue", "green"]},
@@ -135,12 +143,16 @@ def main():
     if requests is None:
         module.fail_json(msg=missing_required_lib("requests"))
     p = module.params
+    for url in [p["url"], *p["urls"]]:
+        module.no_log_values.update(userinfo_secrets(url))
     if deprecated_backend(p):
         module.deprecate(deprecated_backend(p), version="1.0.0", collection_name="tracegate.bluegreen")
     if p["backend"] in ("prometheus", "prometheus_red"):
         module.fail_json(msg="backend: metrics hold no traces; probe a trace backend (jaeger, tempo, zipkin)")
     if p["count"] < 1 or not p["urls"]:
         module.fail_json(msg="count must be at least 1 and urls must not be empty")
+    if unfit_url(p["urls"]):
+        module.fail_json(msg=unfit_url(p["urls"]))
 
     def send(url, headers):
         # An error answer is still an answer: the probe asks whether it was traced, not
@@ -149,6 +161,9 @@ def main():
             response = open_url(url, headers=headers, timeout=p["request_timeout"], validate_certs=p["validate_certs"])
         except HTTPError as exc:
             return exc.code, {k.lower(): v for k, v in exc.headers.items()}
+        # A certificate that does not verify, or an answer that is not HTTP: the probe got no answer.
+        except (UrlConnectionError, HTTPException) as exc:
+            raise OSError(str(exc)) from exc
         return response.status, {k.lower(): v for k, v in response.headers.items()}
 
     try:

@@ -597,3 +597,23 @@ def test_tempo_3_window_ending_now_warns_that_its_newest_seconds_were_not_search
     sample = Tempo(http).sample(model.TraceQuery("checkout", now - 60, now, color="green"))
     assert any("last 30 s of the window were not searched" in w for w in sample.warnings) is warned
 
+
+@pytest.mark.parametrize("urls, message", [
+    (["http://lb1/api", "https://lb2:8443/api"], None),
+    (["http://lb1/api", "file:///etc/shadow"], "urls[1]: 'file:///etc/shadow' is not an http:// or https:// URL naming a host"),
+    (["ftp://user:pw@lb1/x"], "urls[0]: 'ftp://***@lb1/x' is not an http:// or https:// URL naming a host"),
+    (["lb1:80/api"], "urls[0]: 'lb1:80/api' is not"),
+    (["http://[::1/api"], "urls[0]: 'http://[::1/api' is not"),
+    (["http://lb1:0/"], "urls[0]: 'http://lb1:0/' is not"),
+])
+def test_probes_go_to_http_and_https_urls_only(urls, message):
+    found = probe.unfit_url(urls)
+    assert found == message if message is None else found.startswith(message)
+
+
+def test_probe_records_show_no_credentials():
+    def refused(_url, _headers):
+        raise OSError("connection to http://probe:pw@lb1/api refused")
+
+    record = probe.send_probes(refused, ["http://probe:pw@lb1/api"], 1)[0]
+    assert record["url"] == "http://***@lb1/api" and "pw" not in record["error"]

@@ -1,0 +1,50 @@
+"""trace_health and trace_probe through ansible, on what a task hands them: credentials in URLs
+and headers never come back in a result (invocation included), and trace_probe sends probes
+over http:// and https:// only. Nothing listens on the ports asked: every call fails fast."""
+import json
+
+import pytest
+from conftest import free_port
+from lb_harness import run_module
+
+SECRETS = ("s3cret-of-the-backend", "s3cret-of-the-app", "s3cret-of-a-header")
+
+
+@pytest.fixture(autouse=True)
+def invocation_in_results(monkeypatch):
+    """The module's arguments come back in its result, where a leak would show first."""
+    monkeypatch.setenv("ANSIBLE_INJECT_INVOCATION", "1")
+
+
+def test_trace_health_shows_no_credentials_of_its_url():
+    port = free_port()
+    result = run_module("trace_health", {"backend": "jaeger", "url": f"http://gate:{SECRETS[0]}@127.0.0.1:{port}",
+                                         "retries": 0, "service": "checkout"})
+    assert result["verdict"] == "fail", result
+    assert f"Jaeger (api_v3) at http://***@127.0.0.1:{port}/api/v3/traces" in result["reasons"][0]
+    assert result["queries"][0]["url"] == f"http://***@127.0.0.1:{port}/api/v3/traces"
+    assert "invocation" in result
+    assert SECRETS[0] not in json.dumps(result)
+
+
+def test_trace_probe_shows_no_credentials_of_its_urls_or_headers():
+    app, backend = free_port(), free_port()
+    result = run_module("trace_probe", {
+        "backend": "jaeger", "url": f"http://gate:{SECRETS[0]}@127.0.0.1:{backend}", "retries": 0,
+        "urls": [f"http://probe:{SECRETS[1]}@127.0.0.1:{app}/api/quote"], "headers": {"Authorization": SECRETS[2]},
+        "count": 1, "deadline": 0.5, "service": "checkout", "color": "green"})
+    assert result["failed"] and "1 of 1 probes got no answer" in result["msg"], result
+    assert result["probes"][0]["url"] == f"http://***@127.0.0.1:{app}/api/quote"
+    assert "invocation" in result
+    assert not [secret for secret in SECRETS if secret in json.dumps(result)]
+
+
+@pytest.mark.parametrize("url", ["file:///etc/hostname", "ftp://probe:s3cret@127.0.0.1/x", "http:///no-host",
+                                 "http://127.0.0.1:99999/"])
+def test_trace_probe_sends_nothing_but_http_and_https(url):
+    result = run_module("trace_probe", {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
+                                        "urls": ["http://127.0.0.1/", url], "count": 1, "deadline": 0.5,
+                                        "service": "checkout", "color": "green"})
+    assert result["failed"] and "probes" not in result, result
+    shown = url.replace("probe:s3cret@", "***@")
+    assert result["msg"] == f"urls[1]: {shown!r} is not an http:// or https:// URL naming a host"
