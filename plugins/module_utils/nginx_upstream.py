@@ -30,6 +30,22 @@ UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 ADDRESS = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$")
 SERVER_LINE = re.compile(r"^\s*(?:#\s*)?server\s+(?P<address>\S+)(?P<params>[^;#]*);\s*#\s*color=(?P<color>\w+)\s*$")
 GENERATION_LINE = re.compile(r'^\s*default\s+"(?P<generation>[0-9a-f]+)";')
+# What NGINX counts as white space between the words of a directive.
+NGINX_WHITESPACE = re.compile(r"[ \t\r\n]+")
+# Largest whole number and number of seconds NGINX reads on every platform it builds on
+# (ngx_atoi() and ngx_parse_time() stop at the largest ngx_int_t, 32 bits on some).
+MAX_NGINX_INTEGER = 2 ** 31 - 1
+# ngx_parse_time() in seconds: numbers with the units y M w d h m s, in this order and each
+# once; a number without a unit counts seconds.
+TIME_UNITS = {"y": 365 * 86400, "M": 30 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+TIME_VALUE = re.compile(r"(?:[0-9]+[yMwdhms])*[0-9]*")
+# One message of NGINX, as `nginx: [level] text` or, once the configuration named an error
+# log, `2026/11/30 08:01:19 [level] 123#123: text`; with ` in file:line` when it is about a
+# place in a configuration file. A quoted word of the configuration may span lines.
+NGINX_MESSAGE_PREFIX = r"(?:nginx: |[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} )\[(?P<level>[a-z]+)\] (?:[0-9]+#[0-9]+: )?"
+NGINX_MESSAGE = re.compile(NGINX_MESSAGE_PREFIX + r"(?P<text>.*?)(?: in (?P<file>/.*?):(?P<line>[0-9]+))?", re.DOTALL)
+NGINX_LINE_START = re.compile(r"^(?=nginx: |[0-9]{4}/[0-9]{2}/[0-9]{2} )", re.MULTILINE)
+QUOTED_PATH = re.compile(r'"/[^"\s]*"')
 
 
 class UpstreamError(Exception):
@@ -52,6 +68,141 @@ class UpstreamServer:
 
     def __repr__(self):
         return f"UpstreamServer({self.address} {self.color} weight={self.weight})"
+
+
+def _bounded(digits):
+    """The value of a run of ASCII digits, or None above MAX_NGINX_INTEGER (without reading
+    a huge run into an int)."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= 10 and int(significant or "0") <= MAX_NGINX_INTEGER else None
+
+
+def _integer(text):
+    return text if re.fullmatch(r"[0-9]+", text) and _bounded(text) is not None else None
+
+
+def _seconds(text):
+    """`text` if NGINX reads it as a time in seconds (fail_timeout, slow_start), else None."""
+    if not text or not TIME_VALUE.fullmatch(text):
+        return None
+    total, last_rank = 0, -1
+    for number, unit in re.findall(r"([0-9]+)([yMwdhms]?)", text):
+        if unit:
+            rank = list(TIME_UNITS).index(unit)
+            if rank <= last_rank:
+                return None
+            last_rank = rank
+        value = _bounded(number)
+        if value is None:
+            return None
+        total += value * TIME_UNITS.get(unit, 1)
+    return text if total <= MAX_NGINX_INTEGER else None
+
+
+def _shown(text, limit=60):
+    """A piece of the caller's input for a message: quoted, escaped, and never huge."""
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+# The parameters of NGINX 1.22's `server` directive (ngx_http_upstream_server()) that
+# server_params may set on every server with traffic, with the syntax NGINX reads them in.
+SERVER_PARAMETERS = {
+    "max_conns": (_integer, f"a whole number from 0 to {MAX_NGINX_INTEGER}"),
+    "max_fails": (_integer, f"a whole number from 0 to {MAX_NGINX_INTEGER}"),
+    "fail_timeout": (_seconds, "a time such as 10s, 1m30s or 1h (no ms)"),
+}
+# Parameters of NGINX Plus; open-source NGINX 1.22 refuses all of them. None: kept on Plus;
+# otherwise why this include cannot carry it even there.
+PLUS_SERVER_PARAMETERS = {
+    "slow_start": None,
+    "resolve": "needs a shared-memory zone and a resolver, which this include does not define",
+    "service": "needs resolve, which needs a shared-memory zone and a resolver this include does not define",
+    "route": "names one server, and server_params go to every server with traffic",
+    "drain": "would drain every server with traffic",
+}
+SLOW_START = (_seconds, "a time such as 30s or 1m (no ms)")
+# Parameters the module writes itself, or that would break the upstream on every server.
+REFUSED_SERVER_PARAMETERS = {
+    "weight": "is set by this module, from weights and server_weights",
+    "down": "is set by this module: a server with weight 0 is left out",
+    "backup": "would make every server with traffic a backup server, and NGINX needs one that is not",
+}
+
+
+class ServerParameters:
+    """The `server` parameters of server_params, checked: only a closed set of parameters,
+    each with a value in the syntax NGINX reads (a word of its own, nothing to escape).
+    Constructing one is the check; render() writes nothing else.
+
+    `nginx_build()` returns (`nginx -v` version, whether it is NGINX Plus); it is asked only
+    when a parameter of NGINX Plus is given."""
+
+    __slots__ = ("tokens",)
+
+    def __init__(self, text, nginx_build):
+        if not isinstance(text, str):
+            raise UpstreamError(f"server_params must be a string, got {type(text).__name__}")
+        tokens, seen = [], set()
+        for token in (word for word in NGINX_WHITESPACE.split(text) if word):
+            name, has_value, value = token.partition("=")
+            if name in REFUSED_SERVER_PARAMETERS:
+                raise UpstreamError(f"server_params: {name} {REFUSED_SERVER_PARAMETERS[name]}")
+            if name in PLUS_SERVER_PARAMETERS:
+                version, plus = nginx_build()
+                if not plus:
+                    raise UpstreamError(f"server_params: {name} is an NGINX Plus parameter; {version} is open source")
+                if PLUS_SERVER_PARAMETERS[name]:
+                    raise UpstreamError(f"server_params: {name} {PLUS_SERVER_PARAMETERS[name]}")
+                check, syntax = SLOW_START
+            elif name in SERVER_PARAMETERS:
+                check, syntax = SERVER_PARAMETERS[name]
+            else:
+                raise UpstreamError(
+                    f"server_params: unknown parameter {_shown(name)}; known are "
+                    f"{', '.join(sorted(SERVER_PARAMETERS))} (and slow_start on NGINX Plus)"
+                )
+            if not has_value or check(value) is None:
+                raise UpstreamError(f"server_params: {_shown(token)} is not {name}=<{syntax}>")
+            if name in seen:
+                raise UpstreamError(f"server_params: {name} is given twice")
+            seen.add(name)
+            tokens.append(token)
+        self.tokens = tuple(tokens)
+
+
+def nginx_build(runner, nginx):
+    """(version, is NGINX Plus) from `nginx -v`, which prints e.g. `nginx version:
+    nginx/1.25.3 (nginx-plus-r31)`."""
+    _rc, out, err = run(runner, [nginx, "-v"], "nginx -v")
+    version = (err or out).strip().rpartition("version: ")[2]
+    return version, "nginx-plus" in version
+
+
+def nginx_message(output, own_file=None):
+    """NGINX's output for a task message. NGINX quotes the words of the configuration it
+    read, and that may be a file nobody running the task may read: only messages about
+    `own_file` (the include this module writes) keep their text; a message about another
+    file keeps only its place, and one about no place only the paths it quotes. Lines that
+    are not NGINX's (systemctl's) are kept."""
+    shown = []
+    for record in NGINX_LINE_START.split(output.strip()):
+        record = record.strip()
+        match = NGINX_MESSAGE.fullmatch(record)
+        if not record:
+            continue
+        if not match:
+            shown.append(record)
+            continue
+        level, text, path, line = match.group("level", "text", "file", "line")
+        if path is not None and path == own_file:
+            shown.append(f"nginx: [{level}] {text} in {path}:{line}")
+        elif path:
+            shown.append(f"nginx: [{level}] (text withheld: it quotes that file) in {path}:{line}")
+        elif '"' in QUOTED_PATH.sub("", text) or "\n" in text:
+            shown.append(f"nginx: [{level}] (text withheld: it may quote a configuration file)")
+        else:
+            shown.append(f"nginx: [{level}] {text}")
+    return "\n".join(shown)
 
 
 def check_upstream_name(name):
@@ -117,11 +268,16 @@ def generation_of(name, servers):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def render(name, servers, server_params="max_fails=1 fail_timeout=5s", keepalive=32):
-    """The include: the upstream, and a map that serves its generation marker. NGINX has no
+def render(name, servers, server_params=None, keepalive=32):
+    """The include: the upstream, and a map that serves its generation marker.
+    `server_params` is a ServerParameters (checked), None for the default. NGINX has no
     weight 0, and resolves every `server` name at load, even a `down` one: a server without
     traffic is kept as a comment, so that a host that died (and whose name no longer
     resolves) cannot stop the rollback that takes its traffic away."""
+    if server_params is None:
+        server_params = DEFAULT_SERVER_PARAMETERS
+    if not isinstance(server_params, ServerParameters):
+        raise TypeError("server_params must be ServerParameters: render() writes only checked parameters")
     generation = generation_of(name, servers)
     lines = [
         "# Managed by tracegate.bluegreen (nginx_upstream): the traffic split of this upstream.",
@@ -133,8 +289,8 @@ def render(name, servers, server_params="max_fails=1 fail_timeout=5s", keepalive
     ]
     for server in servers:
         if server.weight > 0:
-            params = f" weight={server.weight}" + (f" {server_params}" if server_params else "")
-            lines.append(f"    server {server.address}{params};  # color={server.color}")
+            params = " ".join((f"weight={server.weight}",) + server_params.tokens)
+            lines.append(f"    server {server.address} {params};  # color={server.color}")
         else:
             lines.append(f"    # server {server.address} down;  # color={server.color}")
     if keepalive:
@@ -172,11 +328,17 @@ def traffic_split(servers):
     return {"colors": by_color, "servers": by_server}
 
 
-def run(runner, command, what):
-    """`runner(argv)` returns (rc, stdout, stderr), as AnsibleModule.run_command does."""
+def run(runner, command, what, own_file=None, staged=None):
+    """`runner(argv)` returns (rc, stdout, stderr), as AnsibleModule.run_command does.
+    NGINX's messages are shown through nginx_message(); `staged` is (copy, original) of a
+    configuration tree checked as a copy, whose paths are shown as the original's."""
     rc, out, err = runner(command)
     if rc != 0:
-        raise UpstreamError(f"{what} failed ({' '.join(command)}): {(err or out).strip()}")
+        output = err or out
+        if staged:
+            output = output.replace(staged[0], staged[1])
+        raise UpstreamError(f"{what} failed ({' '.join(command)}): {nginx_message(output, own_file)}")
+    return rc, out, err
 
 
 def check_candidate(runner, nginx, conf_path, include_path, content):
@@ -193,7 +355,8 @@ def check_candidate(runner, nginx, conf_path, include_path, content):
         shutil.copytree(conf_dir, tree, symlinks=True)
         with open(os.path.join(tree, relative), "w", encoding="utf-8") as handle:
             handle.write(content)
-        run(runner, [nginx, "-t", "-q", "-c", os.path.join(tree, os.path.basename(conf_path))], "nginx -t of the new upstream")
+        run(runner, [nginx, "-t", "-q", "-c", os.path.join(tree, os.path.basename(conf_path))], "nginx -t of the new upstream",
+            own_file=os.path.join(conf_dir, relative), staged=(tree, conf_dir))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -237,7 +400,8 @@ class UpstreamSwitch:
         write_atomically(self.path, content)
         try:
             # The staged check cannot see absolute includes; the live check can.
-            run(self.runner, [self.nginx, "-t", "-q", "-c", self.conf_path], "nginx -t of the live configuration")
+            run(self.runner, [self.nginx, "-t", "-q", "-c", self.conf_path], "nginx -t of the live configuration",
+                own_file=self.path)
         except UpstreamError as exc:
             raise UpstreamError(f"{exc}; {self._restore(previous_text, reload=False)}") from exc
 
@@ -245,7 +409,7 @@ class UpstreamSwitch:
         """Check, write, reload, confirm. Restores `previous_text` on any failure."""
         self.write_checked(content, previous_text)
         try:
-            run(self.runner, self.reload_command, "reload")
+            run(self.runner, self.reload_command, "reload", own_file=self.path)
             if self.generation_url and not wait_for_generation(
                 self.fetch, self.generation_url, generation, time.monotonic() + self.reload_timeout
             ):
@@ -263,7 +427,10 @@ class UpstreamSwitch:
             else:
                 write_atomically(self.path, previous_text)
             if reload:
-                run(self.runner, self.reload_command, "reload")
+                run(self.runner, self.reload_command, "reload", own_file=self.path)
         except (OSError, UpstreamError) as exc:
             return f"restoring the previous upstream failed too: {exc}"
         return "the previous upstream was restored" + (" and NGINX reloaded with it" if reload else "")
+
+
+DEFAULT_SERVER_PARAMETERS = ServerParameters("max_fails=1 fail_timeout=5s", nginx_build=None)

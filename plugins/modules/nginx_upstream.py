@@ -19,6 +19,9 @@ description:
     O(generation_url); the switch holds only once that URL answers the new generation.
   - On any failure the previous include is put back, NGINX is reloaded with it and keeps
     serving, and the task fails with the step that failed.
+  - NGINX's messages keep their text only when they are about the include this module
+    writes; for any other file they name the place (file and line) without the words NGINX
+    quotes from it, which may be in a file the task's readers may not read.
   - NGINX has no weight 0. A server whose weight is 0 is written with the C(down) flag.
   - Servers carry their color in a comment on their line, so a later call can change weights
     without repeating O(servers).
@@ -68,7 +71,17 @@ options:
     description: Weight per server address; wins over O(weights).
     type: dict
   server_params:
-    description: Parameters added to every server with traffic.
+    description:
+      - Parameters of NGINX's C(server) directive added to every server with traffic,
+        separated by white space.
+      - Only C(max_fails=<number>), C(max_conns=<number>), C(fail_timeout=<time>) and, on
+        NGINX Plus, C(slow_start=<time>) are accepted, each once, with a value in the syntax
+        NGINX reads (a time such as C(10s), C(1m30s) or C(1h)). Anything else is refused
+        naming the parameter, before anything is written. C(weight) and C(down) come from
+        the weights; C(backup) would leave no primary server.
+      - Other parameters of NGINX Plus (C(resolve), C(route), C(service), C(drain)) are
+        refused; on open-source NGINX so is C(slow_start). Only then is C(nginx -v) run, to
+        tell the two apart.
     type: str
     default: max_fails=1 fail_timeout=5s
   keepalive:
@@ -180,10 +193,12 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import server_check
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.nginx_upstream import (
+    ServerParameters,
     UpstreamError,
     UpstreamSwitch,
     check_servers,
     check_upstream_name,
+    nginx_build,
     plan_weights,
     render,
     traffic_split,
@@ -261,7 +276,8 @@ def main():
         else:
             raise UpstreamError(f"servers: none given and none found in {path}")
         after = plan_weights(servers, _integer_values(p["weights"]), _integer_values(p["server_weights"]), before)
-        content, generation = render(name, after, p["server_params"], p["keepalive"])
+        server_params = ServerParameters(p["server_params"], lambda: nginx_build(module.run_command, p["nginx_binary"]))
+        content, generation = render(name, after, server_params, p["keepalive"])
     except UpstreamError as exc:
         module.fail_json(msg=str(exc))
 

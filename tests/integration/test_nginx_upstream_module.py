@@ -3,6 +3,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from conftest import free_port
 from lb_harness import NginxUnderTest, run_module
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import nginx_upstream as nu
@@ -66,9 +67,13 @@ def test_weights_without_servers_reuse_the_include(nginx):
 
 def test_rejected_by_nginx_t_changes_nothing(nginx):
     before_text = nginx.include.read_text()
-    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 50, "green": 50}, server_params="bogus=1"))
+    servers = nginx.servers_arg()
+    servers[-1]["address"] = "bluegreen-no-such-host.invalid:8080"
+    result = run_module("nginx_upstream", nginx.module_args(servers=servers, weights={"blue": 50, "green": 50}))
     assert result.get("failed") is True
-    assert "nginx -t of the new upstream failed" in result["msg"] and "bogus" in result["msg"]
+    assert "nginx -t of the new upstream failed" in result["msg"]
+    # NGINX's words about the include this module writes are kept.
+    assert f'host not found in upstream "bluegreen-no-such-host.invalid:8080" in {nginx.include}:' in result["msg"], result["msg"]
     assert nginx.include.read_text() == before_text
     assert set(answered_by(nginx)) == {"blue_1", "blue_2"}
 
@@ -129,3 +134,66 @@ def test_require_up_refuses_traffic_to_a_server_that_does_not_answer(nginx):
     assert "green" not in {s["color"] for s in run_module("nginx_upstream", nginx.module_args())["after"] if s["weight"] > 0}
     result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 75, "green": 25}, require_up=["blue"]))
     assert result["changed"] is True and not result.get("failed"), result
+
+
+def answers_on(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return response.read().decode()
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def one_blue_server_with_traffic(lb, **kwargs):
+    """Weights that leave a single server line with parameters (a second copy of an injected
+    block would be a duplicate NGINX refuses anyway)."""
+    blue_2 = next(s["address"] for s in lb.servers_arg() if s["address"].endswith(str(lb.apps["blue_2"].port)))
+    return lb.module_args(weights={"blue": 100, "green": 0}, server_weights={blue_2: 0}, **kwargs)
+
+
+def test_server_params_cannot_inject_a_server_block(nginx):
+    port = free_port()
+    before_text = nginx.include.read_text()
+    injected = (f"max_fails=1; }} server {{ listen 127.0.0.1:{port}; return 200 injected; }} "
+                "upstream bluegreen_injected { server 127.0.0.1:1")
+    result = run_module("nginx_upstream", one_blue_server_with_traffic(nginx, server_params=injected))
+    assert result.get("failed") is True and not result.get("changed"), result
+    assert result["msg"].startswith("server_params: 'max_fails=1;' is not"), result["msg"]
+    assert nginx.include.read_text() == before_text
+    assert answers_on(port) is None
+
+
+def test_server_params_cannot_include_a_file_into_the_message(nginx, tmp_path):
+    secret = tmp_path / "root-only.conf"
+    secret.write_text("s3cr3t-token-of-root;\n")
+    secret.chmod(0o600)
+    result = run_module("nginx_upstream", one_blue_server_with_traffic(nginx, server_params=f"max_fails=1;\ninclude {secret}"))
+    assert result.get("failed") is True and "server_params" in result["msg"], result
+    assert "s3cr3t" not in str(result)
+
+
+def test_nginx_plus_parameters_are_refused_by_name_on_open_source_nginx(nginx):
+    before_text = nginx.include.read_text()
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 50, "green": 50}, server_params="max_fails=2 slow_start=30s"))
+    assert result.get("failed") is True
+    assert "server_params: slow_start is an NGINX Plus parameter; nginx/1.22.1 is open source" in result["msg"]
+    assert nginx.include.read_text() == before_text
+
+
+def test_checked_server_params_reach_nginx(nginx):
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 50, "green": 50}, server_params="max_fails=3 fail_timeout=1m30s max_conns=100"))
+    assert result["changed"] is True, result
+    assert nginx.include.read_text().count("weight=50 max_fails=3 fail_timeout=1m30s max_conns=100;") == 4
+    assert set(answered_by(nginx)) == set(SERVERS)
+
+
+def test_nginx_errors_about_other_files_do_not_quote_them(nginx):
+    """A broken file the module did not write makes the staged check fail: the message says
+    where, never what that file holds."""
+    (nginx.root / "bluegreen" / "sites" / "zz-broken.conf").write_text("private-token-from-a-site-file on;\n")
+    before_text = nginx.include.read_text()
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 50, "green": 50}))
+    assert result.get("failed") is True and "nginx -t of the new upstream failed" in result["msg"], result
+    assert "zz-broken.conf:1" in result["msg"]
+    assert "private-token" not in str(result)
+    assert nginx.include.read_text() == before_text

@@ -86,3 +86,130 @@ def test_bad_upstream_names_are_refused(name):
 def test_parse_ignores_lines_without_a_color():
     servers, generation = nu.parse("upstream x {\n    server a:1 weight=3;\n    server b:2 weight=4;  # color=blue\n}\n")
     assert servers == [nu.UpstreamServer("b:2", "blue", 4)] and generation is None
+
+
+# server_params: a closed set of NGINX 1.22 `server` parameters with checked values.
+
+def open_source():
+    return "nginx/1.22.1", False
+
+
+def nginx_plus():
+    return "nginx/1.25.3 (nginx-plus-r31)", True
+
+
+@pytest.mark.parametrize(
+    "text, tokens",
+    [
+        ("max_fails=1 fail_timeout=5s", ("max_fails=1", "fail_timeout=5s")),
+        ("  max_conns=100\tmax_fails=0\n", ("max_conns=100", "max_fails=0")),
+        ("fail_timeout=1h30m", ("fail_timeout=1h30m",)),
+        ("fail_timeout=1m5", ("fail_timeout=1m5",)),
+        ("fail_timeout=10", ("fail_timeout=10",)),
+        ("", ()),
+    ],
+)
+def test_server_params_nginx_accepts_are_kept(text, tokens):
+    assert nu.ServerParameters(text, open_source).tokens == tokens
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("max_fails=1; } server { listen 127.0.0.1:9; return 200 injected; }", r"server_params: 'max_fails=1;' is not"),
+        ("max_fails=1\n}\nserver {", "server_params: unknown parameter '}'"),
+        ("max_fails=1;\ninclude /etc/shadow", "server_params: 'max_fails=1;"),
+        ("include /etc/shadow", "server_params: unknown parameter 'include'"),
+        ("max_fails=1 fail_timeout=5s}", r"server_params: 'fail_timeout=5s}' is not"),
+        ("max_fails=abc", "server_params: 'max_fails=abc' is not"),
+        ("max_fails=\u0663", "server_params: 'max_fails=\u0663' is not"),
+        ("max_fails=-1", "server_params: 'max_fails=-1' is not"),
+        ("max_fails=99999999999999999999", "server_params: 'max_fails=99999999999999999999' is not"),
+        ("fail_timeout=500ms", "server_params: 'fail_timeout=500ms' is not"),
+        ("fail_timeout=5s1m", "server_params: 'fail_timeout=5s1m' is not"),
+        ("fail_timeout=s", "server_params: 'fail_timeout=s' is not"),
+        ("fail_timeout=", "server_params: 'fail_timeout=' is not"),
+        ("max_fails", "server_params: 'max_fails' is not"),
+        ("max_fails=1\x00", "server_params: 'max_fails=1\\\\x00' is not"),
+        ("max_fails=1 max_fails=2", "server_params: max_fails is given twice"),
+        ("weight=5", "server_params: weight is set by this module"),
+        ("down", "server_params: down is set by this module"),
+        ("backup", "server_params: backup would make every server"),
+        ("bogus=1", "server_params: unknown parameter 'bogus'"),
+        ("x" * 100000, "server_params: unknown parameter 'xxxx"),
+    ],
+)
+def test_server_params_outside_the_closed_set_are_refused(text, message):
+    with pytest.raises(nu.UpstreamError, match=message):
+        nu.ServerParameters(text, open_source)
+
+
+@pytest.mark.parametrize("name", ["slow_start=30s", "resolve", "route=a", "service=http", "drain"])
+def test_nginx_plus_parameters_are_refused_on_open_source_nginx_by_name(name):
+    parameter = name.split("=")[0]
+    with pytest.raises(nu.UpstreamError, match=f"server_params: {parameter} is an NGINX Plus parameter; nginx/1.22.1 is open source"):
+        nu.ServerParameters(name, open_source)
+
+
+def test_slow_start_is_kept_on_nginx_plus_and_nginx_is_asked_only_for_plus_parameters():
+    assert nu.ServerParameters("slow_start=30s max_fails=2", nginx_plus).tokens == ("slow_start=30s", "max_fails=2")
+    with pytest.raises(nu.UpstreamError, match="server_params: 'slow_start=fast' is not"):
+        nu.ServerParameters("slow_start=fast", nginx_plus)
+    with pytest.raises(nu.UpstreamError, match="server_params: resolve needs a shared-memory zone"):
+        nu.ServerParameters("resolve", nginx_plus)
+
+    def never_asked():
+        raise AssertionError("nginx -v was run for open-source parameters")
+
+    assert nu.ServerParameters("max_fails=2", never_asked).tokens == ("max_fails=2",)
+
+
+def test_render_writes_only_checked_parameters():
+    planned = nu.plan_weights(SERVERS, {"blue": 100, "green": 0})
+    text, _generation = nu.render("app", planned, nu.ServerParameters("max_conns=10 fail_timeout=1m", open_source))
+    assert "    server b1:8080 weight=100 max_conns=10 fail_timeout=1m;  # color=blue" in text
+    with pytest.raises(TypeError):
+        nu.render("app", planned, "max_fails=1; } server { listen 9; }")
+
+
+OWN_INCLUDE = "/etc/nginx/bluegreen/upstreams/app.conf"
+
+
+@pytest.mark.parametrize("prefix", ["nginx: [emerg] ", "2026/11/30 08:01:19 [emerg] 22826#22826: "])
+def test_nginx_messages_keep_text_about_our_include_and_withhold_other_files_text(prefix):
+    output = (
+        f'{prefix}invalid port in upstream "b1:99999" in {OWN_INCLUDE}:7\n'
+        f'{prefix}unknown directive "root:$6$secret-hash" in /etc/nginx/secret.conf:1\n'
+        f'{prefix}unknown directive "two\nlines-secret" in /etc/nginx/secret.conf:3\n'
+        f'{prefix}open() "/etc/nginx/missing.conf" failed (2: No such file or directory)\n'
+        f'{prefix}unknown "secret_variable" variable\n'
+        "nginx: configuration file /etc/nginx/nginx.conf test failed\n"
+    )
+    shown = nu.nginx_message(output, OWN_INCLUDE)
+    assert shown.splitlines() == [
+        f'nginx: [emerg] invalid port in upstream "b1:99999" in {OWN_INCLUDE}:7',
+        "nginx: [emerg] (text withheld: it quotes that file) in /etc/nginx/secret.conf:1",
+        "nginx: [emerg] (text withheld: it quotes that file) in /etc/nginx/secret.conf:3",
+        'nginx: [emerg] open() "/etc/nginx/missing.conf" failed (2: No such file or directory)',
+        "nginx: [emerg] (text withheld: it may quote a configuration file)",
+        "nginx: configuration file /etc/nginx/nginx.conf test failed",
+    ]
+
+
+def test_a_staged_check_names_the_files_of_the_live_tree():
+    def runner(argv):
+        return 1, "", ('nginx: [emerg] invalid port in upstream "b1:99999" in /tmp/stage/nginx/bluegreen/upstreams/app.conf:7\n'
+                       'nginx: [emerg] unknown directive "secret" in /tmp/stage/nginx/sites/x.conf:2\n')
+
+    with pytest.raises(nu.UpstreamError) as failure:
+        nu.run(runner, ["nginx", "-t"], "nginx -t of the new upstream", own_file=OWN_INCLUDE, staged=("/tmp/stage/nginx", "/etc/nginx"))
+    assert str(failure.value) == (
+        "nginx -t of the new upstream failed (nginx -t): "
+        f'nginx: [emerg] invalid port in upstream "b1:99999" in {OWN_INCLUDE}:7\n'
+        "nginx: [emerg] (text withheld: it quotes that file) in /etc/nginx/sites/x.conf:2"
+    )
+
+
+def test_output_of_other_programs_is_kept():
+    assert nu.nginx_message("Job for nginx.service failed.\nSee 'systemctl status nginx.service'.\n") == (
+        "Job for nginx.service failed.\nSee 'systemctl status nginx.service'.")
