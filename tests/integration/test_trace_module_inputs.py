@@ -2,6 +2,8 @@
 and headers never come back in a result (invocation included), and trace_probe sends probes
 over http:// and https:// only. Nothing listens on the ports asked: every call fails fast."""
 import json
+import socket
+import threading
 
 import pytest
 from conftest import free_port
@@ -48,3 +50,21 @@ def test_trace_probe_sends_nothing_but_http_and_https(url):
     assert result["failed"] and "probes" not in result, result
     shown = url.replace("probe:s3cret@", "***@")
     assert result["msg"] == f"urls[1]: {shown!r} is not an http:// or https:// URL naming a host"
+
+
+def test_a_probe_answered_with_something_that_is_not_http_is_a_probe_without_answer():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def answer_garbage():
+            connection, _address = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+
+        threading.Thread(target=answer_garbage, daemon=True).start()
+        result = run_module("trace_probe", {
+            "backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
+            "urls": [f"http://127.0.0.1:{listener.getsockname()[1]}/"], "count": 1, "deadline": 0.5,
+            "service": "checkout", "color": "green"})
+    # A crash would end the task with the traceback's message and no probes.
+    assert "1 of 1 probes got no answer" in result["msg"], result["msg"]
+    assert result["probes"][0]["status"] is None and result["probes"][0]["error"]
