@@ -5,10 +5,12 @@
 """One release of a Python service on a host: the artifact checked, unpacked into its own
 directory, its virtualenv built, and the `current` link moved to it only once it is complete.
 
-A release directory is complete when its stamp exists (written last); an incomplete one
-(an interrupted install) is wiped and built again, never linked. The artifact is a .tar.gz
-with one top directory; its members are checked before anything is written (no absolute
-paths, no `..`, no links, devices or other special files), because the hosts' Python
+A release directory is one this module made when it holds its marker (written first, into
+the directory it has just created); only such a directory is ever wiped or pruned. It is
+complete when its stamp exists too (written last); an incomplete one (an interrupted install)
+is wiped and built again, never linked. The artifact is a .tar.gz with one top directory; its
+members are checked before anything is written (no absolute paths, no `..`, no links, devices
+or other special files, nothing where the module writes itself), because the hosts' Python
 (3.11.2 on Debian 12) has no tarfile extraction filters. Runs on the managed host: standard
 library only.
 """
@@ -19,8 +21,16 @@ import hashlib
 import os
 import shutil
 import tarfile
+import zlib
 
 STAMP = os.path.join(".venv", ".requirements-installed")
+MARKER = ".app_release"
+# What the module writes into a release itself: an artifact that ships any of it could mark
+# its release complete (the stamp) without its requirements ever installed, or made here.
+OWN_NAMES = (".venv", MARKER)
+# What reading a damaged .tar.gz raises besides tarfile's own errors (a truncated gzip stream
+# ends in EOFError, a corrupt one in zlib.error).
+ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error)
 
 
 class ReleaseError(Exception):
@@ -71,6 +81,9 @@ def members_of(archive):
             raise ReleaseError(f"artifact member {name!r} points outside the release")
         if not (member.isfile() or member.isdir()):
             raise ReleaseError(f"artifact member {name!r} is a link or special file; a release holds plain files only")
+        if len(parts) > 1 and parts[1] in OWN_NAMES:
+            raise ReleaseError(f"artifact member {name!r} is where app_release writes itself "
+                               f"({', '.join(OWN_NAMES)}); an artifact must not ship it")
         tops.add(parts[0])
         if len(parts) > 1:
             members.append((member, os.path.join(*parts[1:])))
@@ -80,17 +93,28 @@ def members_of(archive):
 
 
 def version_in(artifact):
-    """The artifact's VERSION file, read without unpacking anything."""
-    with tarfile.open(artifact, "r:gz") as archive:
-        for member, relative in members_of(archive):
-            if relative == "VERSION" and member.isfile():
-                return archive.extractfile(member).read().decode("utf-8").strip()
+    """The artifact's VERSION file, read without unpacking anything; every member is checked
+    on the way (members_of)."""
+    try:
+        with tarfile.open(artifact, "r:gz") as archive:
+            for member, relative in members_of(archive):
+                if relative == "VERSION" and member.isfile():
+                    content = archive.extractfile(member).read()
+                    try:
+                        return content.decode("utf-8").strip()
+                    except UnicodeDecodeError:
+                        raise ReleaseError(f"the artifact's VERSION is not UTF-8 text: {content[:40]!r}") from None
+    except ARCHIVE_ERRORS as exc:
+        raise ReleaseError(f"the artifact is not a readable .tar.gz: {exc}") from None
     raise ReleaseError("the artifact has no VERSION file in its top directory")
 
 
 def unpack(artifact, release_dir):
-    """Unpacks below the artifact's top directory into `release_dir` (which must not exist)."""
+    """Unpacks below the artifact's top directory into `release_dir` (which must not exist),
+    marked as made here before anything else is written into it."""
     os.makedirs(release_dir, mode=0o755)
+    with open(os.path.join(release_dir, MARKER), "w", encoding="utf-8") as marker:
+        marker.write("made by tracegate.bluegreen.app_release; removed by it when incomplete or beyond keep\n")
     with tarfile.open(artifact, "r:gz") as archive:
         for member, relative in members_of(archive):
             target = os.path.join(release_dir, relative)
@@ -103,8 +127,13 @@ def unpack(artifact, release_dir):
             os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
 
 
+def is_release(path):
+    """Whether `path` is a directory this module made (not a link to one)."""
+    return not os.path.islink(path) and os.path.isfile(os.path.join(path, MARKER))
+
+
 def is_complete(release_dir):
-    return os.path.exists(os.path.join(release_dir, STAMP))
+    return is_release(release_dir) and os.path.exists(os.path.join(release_dir, STAMP))
 
 
 # Where distributions keep the pip wheel that ensurepip installs (Debian and Ubuntu move it
@@ -171,11 +200,12 @@ def point_link(link, target):
 
 
 def stale_releases(releases_dir, keep, protect):
-    """Release directories beyond the `keep` newest, never one in `protect`."""
+    """Release directories (made by this module) beyond the `keep` newest, never one in
+    `protect`; anything else beside them is not a release and is left alone."""
     candidates = []
     for name in os.listdir(releases_dir):
         path = os.path.join(releases_dir, name)
-        if os.path.isdir(path) and not os.path.islink(path) and path not in protect:
+        if is_release(path) and path not in protect:
             candidates.append((os.path.getmtime(path), path))
     candidates.sort(reverse=True)
     return [path for _mtime, path in candidates[max(0, keep - 1):]]

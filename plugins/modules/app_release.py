@@ -15,12 +15,17 @@ description:
     written, unpacks it into O(release_dir), builds the release's virtualenv with its
     C(requirements.txt), and only then moves O(link) to it in one rename; older releases
     beyond O(keep) are removed (never the new one nor the one the link left).
+  - The module touches only directories it made. It creates O(release_dir) and writes its
+    marker (C(.app_release)) into it first; an existing O(release_dir) without the marker is
+    refused (nothing is changed), and O(keep) counts and removes only directories with the
+    marker, so anything else beside the releases stays as it is.
   - A release directory is complete when its stamp (C(.venv/.requirements-installed)) exists;
     a complete release is never touched again, an incomplete one (an interrupted install) is
     built again from scratch and is never linked.
-  - The artifact is a C(.tar.gz) with one top directory holding C(VERSION), C(requirements.txt)
-    and what the requirements need; a member that is a link, a special file, an absolute path
-    or a path with C(..) refuses the artifact before anything is unpacked.
+  - The artifact is a C(.tar.gz) with one top directory holding C(VERSION) (UTF-8 text),
+    C(requirements.txt) and what the requirements need; a member that is a link, a special
+    file, an absolute path, a path with C(..), or one where the module writes itself (C(.venv),
+    C(.app_release)) refuses the artifact before anything is unpacked.
   - With O(src), the artifact is taken from the controller when the host does not hold it yet,
     or holds another file under its name. The controller's copy is checked against O(sha256)
     before anything is sent, and the host's copy again before it is moved into place. A host
@@ -59,7 +64,9 @@ options:
     type: str
     required: true
   release_dir:
-    description: The release's own directory (its parent is created when missing).
+    description:
+      - The release's own directory (its parent is created when missing). Made by the module;
+        an existing directory it did not make is refused.
     type: path
     required: true
   link:
@@ -78,7 +85,9 @@ options:
     elements: str
     default: []
   keep:
-    description: Releases kept in the parent of O(release_dir), counting the new one.
+    description:
+      - Releases kept in the parent of O(release_dir), counting the new one. Only directories
+        the module made count and are removed.
     type: int
     default: 3
 seealso:
@@ -116,7 +125,7 @@ previous_release:
   returned: always
   type: str
 removed:
-  description: Older release directories removed (or that would be).
+  description: Older release directories (made by the module) removed (or that would be).
   returned: always
   type: list
   elements: str
@@ -125,7 +134,6 @@ removed:
 import os
 import re
 import shutil
-import tarfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -156,6 +164,10 @@ def main():
     previous = app_release.link_target(p["link"])
     built = not app_release.is_complete(release_dir)
     linked = previous != release_dir
+    if built and os.path.lexists(release_dir) and not app_release.is_release(release_dir):
+        module.fail_json(msg=f"release_dir: {release_dir} exists but was not made by app_release (it has no "
+                             f"{app_release.MARKER}), so it is not replaced; remove it or choose another release_dir; "
+                             f"nothing was changed")
     held = app_release.holds(p["artifact"], p["sha256"])
     if not held and not p["src"]:
         if module.check_mode and not os.path.exists(p["artifact"]):
@@ -171,7 +183,7 @@ def main():
             app_release.check_version(p["artifact"], p["version"])
         else:
             app_release.check_artifact(p["src"], p["sha256"], p["version"], "src")
-    except (app_release.ReleaseError, OSError, tarfile.TarError) as exc:
+    except (app_release.ReleaseError, OSError) as exc:
         module.fail_json(msg=f"{exc}; nothing was changed")
 
     try:
@@ -194,7 +206,7 @@ def main():
                               pip_wheel=app_release.bundled_pip_wheel())
         if linked and not module.check_mode:
             app_release.point_link(p["link"], release_dir)
-    except (app_release.ReleaseError, tarfile.TarError) as exc:
+    except (app_release.ReleaseError, *app_release.ARCHIVE_ERRORS) as exc:
         module.fail_json(msg=f"{exc}; the link still points at {previous}")
     except OSError as exc:
         module.fail_json(msg=f"installing {release_dir} failed: {exc}; the link still points at {previous}")

@@ -26,12 +26,21 @@ GOOD = {"svc-1.0.0/VERSION": b"1.0.0\n", "svc-1.0.0/requirements.txt": b"gunicor
         "svc-1.0.0/bin/run.sh": b"#!/bin/sh\n"}
 
 
+def made_release(path):
+    """A directory as unpack() makes it: marked as made by the module."""
+    os.makedirs(os.path.join(path, ".venv"))
+    with open(os.path.join(path, app_release.MARKER), "w", encoding="utf-8"):
+        pass
+    return str(path)
+
+
 def test_version_is_read_without_unpacking_and_the_tree_lands_below_the_top_directory(tmp_path):
     path = artifact(tmp_path, GOOD)
     assert app_release.version_in(path) == "1.0.0"
     release = str(tmp_path / "releases" / "1.0.0")
     app_release.unpack(path, release)
-    assert sorted(os.listdir(release)) == ["VERSION", "bin", "requirements.txt", "svc"]
+    assert sorted(os.listdir(release)) == [app_release.MARKER, "VERSION", "bin", "requirements.txt", "svc"]
+    assert app_release.is_release(release) and not app_release.is_complete(release)
     assert os.stat(os.path.join(release, "bin", "run.sh")).st_mode & 0o777 == 0o755
     assert os.stat(os.path.join(release, "svc", "app.py")).st_mode & 0o777 == 0o644
 
@@ -57,8 +66,7 @@ def test_links_and_several_top_directories_are_refused(tmp_path):
 
 
 def test_the_build_writes_the_stamp_last_and_a_failed_step_leaves_the_release_incomplete(tmp_path):
-    release = str(tmp_path / "r")
-    os.makedirs(os.path.join(release, ".venv"))
+    release = made_release(tmp_path / "r")
     calls = []
 
     def run(argv):
@@ -76,7 +84,7 @@ def test_the_build_writes_the_stamp_last_and_a_failed_step_leaves_the_release_in
 def test_the_link_moves_in_one_rename_and_old_releases_go_but_never_the_new_or_the_previous(tmp_path):
     releases = tmp_path / "releases"
     for age, name in enumerate(["r1", "r2", "r3", "r4"]):
-        (releases / name).mkdir(parents=True)
+        made_release(releases / name)
         os.utime(releases / name, (1000 + age, 1000 + age))
     link = str(tmp_path / "current")
     app_release.point_link(link, str(releases / "r1"))
@@ -93,8 +101,7 @@ def test_pip_runs_from_the_newest_bundled_wheel_into_a_virtualenv_without_pip(tm
     wheel = app_release.bundled_pip_wheel([str(tmp_path / "missing"), str(tmp_path)])
     assert wheel == str(tmp_path / "pip-23.0.1-py3-none-any.whl")
     assert app_release.bundled_pip_wheel([str(tmp_path / "missing")]) is None
-    release = str(tmp_path / "r")
-    os.makedirs(os.path.join(release, ".venv"))
+    release = made_release(tmp_path / "r")
     calls = []
     app_release.build(release, "/usr/bin/python3", [], lambda argv: calls.append(argv) or (0, "", ""), pip_wheel=wheel)
     assert calls[0] == ["/usr/bin/python3", "-m", "venv", "--without-pip", f"{release}/.venv"]
@@ -114,3 +121,38 @@ def test_an_artifact_is_held_only_with_its_checksum_and_checked_with_its_version
         app_release.check_artifact(path, digest, "9.9")
     with pytest.raises(app_release.ReleaseError, match=r"^version: the artifact's VERSION is .*, but 9.9 was requested"):
         app_release.check_version(path, "9.9")
+
+
+@pytest.mark.parametrize("member", ["svc-1.0.0/.venv/.requirements-installed", "svc-1.0.0/.venv/bin/python",
+                                    "svc-1.0.0/.app_release"])
+def test_a_member_where_the_module_writes_itself_is_refused(tmp_path, member):
+    # A shipped stamp would mark the release complete although its requirements never installed.
+    path = artifact(tmp_path, dict(GOOD, **{member: b""}))
+    with pytest.raises(app_release.ReleaseError, match=f"artifact member '{member}' is where app_release writes itself"):
+        app_release.version_in(path)
+
+
+def test_a_version_that_is_not_utf8_or_an_artifact_cut_short_is_a_clear_error(tmp_path):
+    with pytest.raises(app_release.ReleaseError, match=r"^the artifact's VERSION is not UTF-8 text: b'1\.0\\xff\\n'"):
+        app_release.version_in(artifact(tmp_path, dict(GOOD, **{"svc-1.0.0/VERSION": b"1.0\xff\n"})))
+    whole = artifact(tmp_path, dict(GOOD, **{"svc-1.0.0/wheels/big.whl": os.urandom(200000)}), name="whole.tar.gz")
+    cut = tmp_path / "cut.tar.gz"
+    with open(whole, "rb") as source:
+        cut.write_bytes(source.read()[:100000])
+    with pytest.raises(app_release.ReleaseError, match="^the artifact is not a readable .tar.gz"):
+        app_release.version_in(str(cut))
+
+
+def test_only_directories_the_module_made_are_releases(tmp_path):
+    releases = tmp_path / "releases"
+    (releases / "notes").mkdir(parents=True)
+    (releases / "stamped-by-hand" / ".venv").mkdir(parents=True)
+    (releases / "stamped-by-hand" / app_release.STAMP).touch()
+    made_release(releases / "r1")
+    os.symlink(releases / "r1", releases / "link-to-r1")
+    for name in os.listdir(releases):
+        os.utime(releases / name, (1000, 1000), follow_symlinks=False)
+    assert not app_release.is_complete(str(releases / "stamped-by-hand"))
+    assert not app_release.is_release(str(releases / "link-to-r1"))
+    made_release(releases / "r2")
+    assert app_release.stale_releases(str(releases), 1, {str(releases / "r2")}) == [str(releases / "r1")]
