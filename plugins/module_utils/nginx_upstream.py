@@ -170,6 +170,9 @@ class ServerParameters:
         self.tokens = tuple(tokens)
 
 
+DEFAULT_SERVER_PARAMETERS = ServerParameters("max_fails=1 fail_timeout=5s", nginx_build=None)
+
+
 def nginx_build(runner, nginx):
     """(version, is NGINX Plus) from `nginx -v`, which prints e.g. `nginx version:
     nginx/1.25.3 (nginx-plus-r31)`."""
@@ -329,10 +332,14 @@ def traffic_split(servers):
 
 
 def run(runner, command, what, own_file=None, staged=None):
-    """`runner(argv)` returns (rc, stdout, stderr), as AnsibleModule.run_command does.
+    """`runner(argv)` returns (rc, stdout, stderr), as AnsibleModule.run_command does, and
+    raises when the program cannot be started (OSError; ValueError for a NUL in argv).
     NGINX's messages are shown through nginx_message(); `staged` is (copy, original) of a
     configuration tree checked as a copy, whose paths are shown as the original's."""
-    rc, out, err = runner(command)
+    try:
+        rc, out, err = runner(command)
+    except (OSError, ValueError) as exc:
+        raise UpstreamError(f"{what} failed ({' '.join(command)}): {exc}") from exc
     if rc != 0:
         output = err or out
         if staged:
@@ -404,6 +411,10 @@ class UpstreamSwitch:
                 own_file=self.path)
         except UpstreamError as exc:
             raise UpstreamError(f"{exc}; {self._restore(previous_text, reload=False)}") from exc
+        except BaseException:
+            # Whatever else ends the module here ends it with the previous include.
+            self._restore(previous_text, reload=False)
+            raise
 
     def apply(self, content, generation, previous_text):
         """Check, write, reload, confirm. Restores `previous_text` on any failure."""
@@ -419,18 +430,24 @@ class UpstreamSwitch:
                 )
         except UpstreamError as exc:
             raise UpstreamError(f"{exc}; {self._restore(previous_text)}") from exc
+        except BaseException:
+            self._restore(previous_text)
+            raise
 
     def _restore(self, previous_text, reload=True):
+        """Puts the previous include back (and reloads NGINX with it); says what it did."""
         try:
             if previous_text is None:
                 os.unlink(self.path)
             else:
                 write_atomically(self.path, previous_text)
-            if reload:
-                run(self.runner, self.reload_command, "reload", own_file=self.path)
-        except (OSError, UpstreamError) as exc:
-            return f"restoring the previous upstream failed too: {exc}"
-        return "the previous upstream was restored" + (" and NGINX reloaded with it" if reload else "")
-
-
-DEFAULT_SERVER_PARAMETERS = ServerParameters("max_fails=1 fail_timeout=5s", nginx_build=None)
+        except OSError as exc:
+            return f"putting the previous upstream back in {self.path} failed too ({exc}): the file holds the new split"
+        if not reload:
+            return "the previous upstream was restored"
+        try:
+            run(self.runner, self.reload_command, "reload", own_file=self.path)
+        except UpstreamError as exc:
+            return (f"the previous upstream was restored in {self.path}, but reloading NGINX with it failed too: {exc}; "
+                    "NGINX serves the split it last loaded")
+        return "the previous upstream was restored and NGINX reloaded with it"

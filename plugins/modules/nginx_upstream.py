@@ -17,8 +17,10 @@ description:
   - A reload signal succeeds even when NGINX rejects the new configuration and keeps the old
     one. The include therefore carries a generation marker that NGINX serves at
     O(generation_url); the switch holds only once that URL answers the new generation.
-  - On any failure the previous include is put back, NGINX is reloaded with it and keeps
-    serving, and the task fails with the step that failed.
+  - On any failure, a reload program that cannot be started included, the previous include
+    is put back, NGINX is reloaded with it and keeps serving, and the task fails with the
+    step that failed. When that reload fails as well, the message says that the file was
+    restored and its reload failed.
   - NGINX's messages keep their text only when they are about the include this module
     writes; for any other file they name the place (file and line) without the words NGINX
     quotes from it, which may be in a file the task's readers may not read.
@@ -250,12 +252,18 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+
+    def run_command(argv):
+        # A program that cannot be started raises instead of ending the module, so that the
+        # previous include is restored first.
+        return module.run_command(argv, handle_exceptions=False)
+
     try:
         name = check_upstream_name(p["upstream"])
         path = p["path"] or f"/etc/nginx/bluegreen/upstreams/{name}.conf"
         generation_url = f"http://127.0.0.1/.bluegreen/generation/{name}" if p["generation_url"] is None else p["generation_url"]
         switch = UpstreamSwitch(
-            name, path, module.run_command, _fetch, conf_path=p["conf_path"], nginx=p["nginx_binary"], reload_command=p["reload_command"],
+            name, path, run_command, _fetch, conf_path=p["conf_path"], nginx=p["nginx_binary"], reload_command=p["reload_command"],
             generation_url=generation_url if p["reload"] else "", reload_timeout=p["reload_timeout"],
         )
         previous_text, before, before_generation = switch.current()
@@ -276,7 +284,7 @@ def main():
         else:
             raise UpstreamError(f"servers: none given and none found in {path}")
         after = plan_weights(servers, _integer_values(p["weights"]), _integer_values(p["server_weights"]), before)
-        server_params = ServerParameters(p["server_params"], lambda: nginx_build(module.run_command, p["nginx_binary"]))
+        server_params = ServerParameters(p["server_params"], lambda: nginx_build(run_command, p["nginx_binary"]))
         content, generation = render(name, after, server_params, p["keepalive"])
     except UpstreamError as exc:
         module.fail_json(msg=str(exc))

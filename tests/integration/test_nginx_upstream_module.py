@@ -197,3 +197,16 @@ def test_nginx_errors_about_other_files_do_not_quote_them(nginx):
     assert "zz-broken.conf:1" in result["msg"]
     assert "private-token" not in str(result)
     assert nginx.include.read_text() == before_text
+
+
+def test_a_missing_reload_program_leaves_the_previous_include(nginx):
+    before_text = nginx.include.read_text()
+    generation_url = nginx.module_args()["generation_url"]
+    served = served_generation(generation_url)
+    result = run_module("nginx_upstream", nginx.module_args(weights={"green": 100}, reload_command=["/nonexistent/reload"]))
+    assert result.get("failed") is True and not result.get("changed"), result
+    assert "reload failed (/nonexistent/reload)" in result["msg"], result["msg"]
+    assert f"the previous upstream was restored in {nginx.include}, but reloading NGINX with it failed too" in result["msg"]
+    assert nginx.include.read_text() == before_text
+    assert served_generation(generation_url) == served
+    assert set(answered_by(nginx)) == {"blue_1", "blue_2"}

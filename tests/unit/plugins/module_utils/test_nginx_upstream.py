@@ -213,3 +213,66 @@ def test_a_staged_check_names_the_files_of_the_live_tree():
 def test_output_of_other_programs_is_kept():
     assert nu.nginx_message("Job for nginx.service failed.\nSee 'systemctl status nginx.service'.\n") == (
         "Job for nginx.service failed.\nSee 'systemctl status nginx.service'.")
+
+
+class Commands:
+    """A stand-in for AnsibleModule.run_command: `outcomes` maps a program to what running it
+    does (an exception to raise, or rc), or to a list of those, one per run."""
+
+    def __init__(self, **outcomes):
+        self.outcomes = outcomes
+        self.ran = []
+
+    def __call__(self, argv):
+        self.ran.append(argv[0])
+        outcome = self.outcomes.get(argv[0], 0)
+        if isinstance(outcome, list):
+            outcome = outcome.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome, "", "" if outcome == 0 else f"{argv[0]} failed"
+
+
+def switch_in(tmp_path, commands, fetch=lambda url: None, generation_url=""):
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events {}\n")
+    include = tmp_path / "upstreams" / "app.conf"
+    include.parent.mkdir()
+    include.write_text("previous\n")
+    switch = nu.UpstreamSwitch("app", str(include), commands, fetch, conf_path=str(conf), nginx="nginx",
+                               reload_command=["reload"], generation_url=generation_url, reload_timeout=0.2)
+    return switch, include
+
+
+@pytest.mark.parametrize(
+    "outcome, message",
+    [
+        (FileNotFoundError(2, "No such file or directory"), "reload failed (reload): [Errno 2] No such file or directory"),
+        (ValueError("embedded null byte"), "reload failed (reload): embedded null byte"),
+        (1, "reload failed (reload): reload failed"),
+    ],
+)
+def test_a_reload_that_cannot_run_restores_the_file_and_says_its_reload_failed_too(tmp_path, outcome, message):
+    switch, include = switch_in(tmp_path, Commands(reload=outcome))
+    with pytest.raises(nu.UpstreamError) as failure:
+        switch.apply("new\n", "0123", "previous\n")
+    assert include.read_text() == "previous\n"
+    assert str(failure.value).startswith(message)
+    assert f"; the previous upstream was restored in {include}, but reloading NGINX with it failed too: {message}" in str(failure.value)
+
+
+def test_an_unexpected_error_after_the_write_restores_the_file(tmp_path):
+    def broken_fetch(url):
+        raise KeyError(url)
+
+    switch, include = switch_in(tmp_path, Commands(), fetch=broken_fetch, generation_url="http://127.0.0.1:1/g")
+    with pytest.raises(KeyError):
+        switch.apply("new\n", "0123", "previous\n")
+    assert include.read_text() == "previous\n"
+
+
+def test_a_missing_nginx_for_the_live_check_restores_the_file(tmp_path):
+    switch, include = switch_in(tmp_path, Commands(nginx=[0, FileNotFoundError(2, "No such file or directory")]))
+    with pytest.raises(nu.UpstreamError, match=r"nginx -t of the live configuration failed .*; the previous upstream was restored$"):
+        switch.apply("new\n", "0123", "previous\n")
+    assert include.read_text() == "previous\n"
