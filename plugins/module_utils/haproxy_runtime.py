@@ -348,6 +348,15 @@ class SwitchFailed(RuntimeApiError):
         self.restored = restored
 
 
+class StateFileNotWritten(RuntimeApiError):
+    """The switch holds (applied and verified), but HAProxy's server-state file was not written."""
+
+    def __init__(self, message, before, after):
+        super().__init__(message)
+        self.before = before
+        self.after = after
+
+
 class BackendSwitch:
     """Moves weights and admin states of servers in one or more backends, verifies the
     result, and restores the previous state on any error."""
@@ -393,7 +402,13 @@ class BackendSwitch:
             except RuntimeApiError as exc:
                 raise self._revert(before, wanted, exc) from exc
             if state_file:
-                save_state_file(session, state_file)
+                try:
+                    save_state_file(session, state_file)
+                except (OSError, RuntimeApiError) as exc:
+                    raise StateFileNotWritten(
+                        f"the switch holds; the state file was not written ({state_file}: {exc}), so a reload of "
+                        "HAProxy would go back to the weights and states of its configuration", before, after
+                    ) from exc
             return before, after, True
 
     def _apply(self, session, before, wanted, wait_healthy, health_timeout):

@@ -93,6 +93,10 @@ options:
   state_file:
     description:
       - HAProxy's C(server-state-file), written after a change. Empty to skip.
+      - When it cannot be written, the switch, applied and verified, is kept (a rollback is
+        never undone for want of a file) and the task fails with C(changed=true), the
+        before and after, and a message that says the switch holds and the state file was
+        not written.
     type: path
     default: /var/lib/haproxy/server-state
   timeout:
@@ -177,6 +181,7 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils import server_
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.haproxy_runtime import (
     BackendSwitch,
     RuntimeApiError,
+    StateFileNotWritten,
     SwitchFailed,
     traffic_split,
     wait_drained,
@@ -193,6 +198,22 @@ def _integer_values(module, name):
     if value is None:
         return None
     return {key: int(w) if isinstance(w, str) and w.strip().isdigit() else w for key, w in value.items()}
+
+
+def _result(module, before, after, changed):
+    result = {
+        "changed": changed,
+        "before": _listing(before),
+        "after": _listing(after),
+        "split_before": traffic_split(list(before.values())),
+        "split_after": traffic_split(list(after.values())),
+    }
+    if module._diff:
+        result["diff"] = {
+            "before": {f"{s.backend}/{s.server}": {"weight": s.weight, "state": s.state} for s in before.values()},
+            "after": {f"{s.backend}/{s.server}": {"weight": s.weight, "state": s.state} for s in after.values()},
+        }
+    return result
 
 
 def main():
@@ -233,23 +254,12 @@ def main():
         )
     except SwitchFailed as exc:
         module.fail_json(msg=str(exc), restored=exc.restored, before=_listing(exc.before))
+    except StateFileNotWritten as exc:
+        module.fail_json(msg=str(exc), **_result(module, exc.before, exc.after, True))
     except RuntimeApiError as exc:
         module.fail_json(msg=str(exc))
-    except OSError as exc:
-        module.fail_json(msg=f"writing the server-state file {params['state_file']} failed: {exc}")
 
-    result = {
-        "changed": changed,
-        "before": _listing(before),
-        "after": _listing(after),
-        "split_before": traffic_split(list(before.values())),
-        "split_after": traffic_split(list(after.values())),
-    }
-    if module._diff:
-        result["diff"] = {
-            "before": {f"{s.backend}/{s.server}": {"weight": s.weight, "state": s.state} for s in before.values()},
-            "after": {f"{s.backend}/{s.server}": {"weight": s.weight, "state": s.state} for s in after.values()},
-        }
+    result = _result(module, before, after, changed)
     if params["wait_drained"] and not module.check_mode:
         leaving = [key for key, s in after.items() if s.state != "ready" or s.weight == 0]
         try:

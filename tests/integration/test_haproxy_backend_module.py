@@ -143,3 +143,15 @@ def test_require_up_refuses_traffic_to_a_dead_server_before_haproxy_marks_it_dow
     # Without require_up nothing is asked: a rollback away from the dead server is never refused.
     result = run_module("haproxy_backend", module_args(haproxy, weights={"blue": 100, "green": 0}))
     assert result["changed"] is True and not result.get("failed"), result
+
+
+def test_a_state_file_that_cannot_be_written_reports_the_switch_that_holds(haproxy, tmp_path):
+    state_file = str(tmp_path / "missing-directory" / "server-state")
+    result = run_module("haproxy_backend", module_args(haproxy, weights={"blue": 75, "green": 25}, state_file=state_file), diff=True)
+    assert result.get("failed") is True and result["changed"] is True, result
+    assert result["msg"].startswith(f"the switch holds; the state file was not written ({state_file}: "), result["msg"]
+    assert haproxy.servers() == {"blue_1": (75, READY), "blue_2": (75, READY), "green_1": (25, READY), "green_2": (25, READY)}
+    assert {s["server"]: s["weight"] for s in result["after"]} == {"blue_1": 75, "blue_2": 75, "green_1": 25, "green_2": 25}
+    assert {s["server"]: s["weight"] for s in result["before"]}["green_1"] == 0
+    assert result["split_after"]["app"]["colors"] == {"blue": 75.0, "green": 25.0}
+    assert result["diff"]["after"]["app/green_1"] == {"weight": 25, "state": "ready"}
