@@ -65,10 +65,12 @@ collection: venv $(COLLECTION_LINK)
 lab-image: host-packages
 	tests/lab/image.sh
 
-# The real Jaeger (built from the Go module proxy) and Zipkin (from Maven Central), each kept
-# in a per-machine cache: built or fetched once, then reused by every checkout.
+# The real Jaeger and the lab's OpenTelemetry Collector (built from the Go module proxy) and
+# Zipkin (from Maven Central), each kept in a per-machine cache: built or fetched once, then
+# reused by every checkout.
 trace-backends:
 	tests/lab/jaeger/build.sh >/dev/null
+	tests/lab/otelcol/build.sh >/dev/null
 	tests/lab/zipkin/fetch.sh >/dev/null
 
 # --- the lab and the demo -------------------------------------------------------------------

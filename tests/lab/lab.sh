@@ -46,13 +46,15 @@ wait_running() {
 }
 
 write_inventory() {
-  local release_json="$1"
+  local release_json="$1" collector
   mkdir -p "$STATE"
   make_audit_key "$STATE/audit"
-  python3 - "$release_json" "$STATE/inventory.yml" "$HAPROXY_PORT" "$NGINX_PORT" "$STATE/audit" <<'PY'
+  collector="$("$HERE/otelcol/build.sh")"
+  python3 - "$release_json" "$STATE/inventory.yml" "$HAPROXY_PORT" "$NGINX_PORT" "$STATE/audit" "$collector" \
+    "$(sha256sum "$collector" | cut -d' ' -f1)" <<'PY'
 import json, sys
 release, out, haproxy_port, nginx_port = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-audit_dir = sys.argv[5]
+audit_dir, collector, collector_sha256 = sys.argv[5], sys.argv[6], sys.argv[7]
 # The trace-store host runs the real Jaeger and the Tempo lab stand-in; their query ports are
 # published on loopback.
 text = f"""# Written by tests/lab/lab.sh up: the embedded lab's inventory.
@@ -65,7 +67,11 @@ all:
       version: "{release['version']}"
       artifact: "{release['path']}"
       sha256: "{release['sha256']}"
+    # Every app exports to the OpenTelemetry Collector on its own host (tracing_agent; built by
+    # tests/lab/otelcol/build.sh), which sets the host's color and forwards to Jaeger.
     bluegreen_otlp_endpoint: "http://trace-store:4318"
+    tracing_agent_collector_artifact: "{collector}"
+    tracing_agent_collector_sha256: "{collector_sha256}"
     # Spans reach Jaeger within a second, so a gate sees errors quickly.
     bluegreen_trace_export_delay_ms: 1000
     # The cutover's gates read the real Jaeger v2 (api_v3) on the trace-store host.

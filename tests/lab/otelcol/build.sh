@@ -9,6 +9,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # The collector core release of the pins; stamped into the binary (`otelcol --version`).
 RELEASE="0.140.0"
+# The machine's Go, also where a non-login shell has /usr/local/go/bin off its PATH.
+PATH="$PATH:/usr/local/go/bin"
 CACHE="${TRACEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracegate-bluegreen}"
 key="$( (cat "$HERE/main.go" "$HERE/go.mod" "$HERE/go.sum"; echo "$RELEASE"; go version) | sha256sum | cut -c1-16)"
 binary="$CACHE/otelcol-$key"
