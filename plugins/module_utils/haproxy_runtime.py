@@ -34,6 +34,9 @@ ADMF_DRAIN = 0x18
 OP_STATES = {0: "stopped", 1: "starting", 2: "running", 3: "stopping"}
 PASSING_CHECKS = ("L4OK", "L6OK", "L7OK", "L7OKC")
 PROMPT = b"\n> "
+# Far above any answer HAProxy gives (`show stat` of ten thousand servers is a few MiB): a
+# peer that sends more is not HAProxy, and the answer is not kept in memory.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 class RuntimeApiError(Exception):
@@ -172,23 +175,26 @@ def parse_address(address):
 
 class RuntimeSession:
     """One connection to the Runtime API in interactive (prompt) mode, so that several
-    commands share it and each answer is read on its own."""
+    commands share it and each answer is read on its own. `timeout` is the deadline of each
+    call as a whole (connecting with its first prompt, each command with its answer), not of
+    each read: a peer that trickles bytes cannot hold a call longer."""
 
     def __init__(self, address, timeout=5.0):
         self.address = address
         self.timeout = timeout
         self.sock = None
-        self.buffer = b""
+        self.buffer = bytearray()
 
     def __enter__(self):
         family, target = parse_address(self.address)
+        deadline = time.monotonic() + self.timeout
         self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
         try:
+            self.sock.settimeout(self.timeout)
             self.sock.connect(target)
-            self.sock.sendall(b"prompt\n")
-            self._read_answer()
-        except OSError as exc:
+            self._send(b"prompt\n", deadline)
+            self._read_answer("prompt", deadline)
+        except (OSError, RuntimeApiError) as exc:
             self.close()
             raise RuntimeApiError(f"cannot use the HAProxy Runtime API at {self.address}: {exc}") from exc
         return self
@@ -196,7 +202,7 @@ class RuntimeSession:
     def __exit__(self, *exc_info):
         if self.sock is not None:
             try:
-                self.sock.sendall(b"quit\n")
+                self._send(b"quit\n", time.monotonic() + self.timeout)
             except OSError:
                 pass
         self.close()
@@ -206,22 +212,39 @@ class RuntimeSession:
             self.sock.close()
             self.sock = None
 
-    def _read_answer(self):
+    def _remaining(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no complete answer within {self.timeout:g}s")
+        return remaining
+
+    def _send(self, data, deadline):
+        self.sock.settimeout(self._remaining(deadline))
+        self.sock.sendall(data)
+
+    def _read_answer(self, line, deadline):
         while not self.buffer.endswith(PROMPT) and self.buffer != PROMPT[1:]:
-            chunk = self.sock.recv(65536)
+            self.sock.settimeout(self._remaining(deadline))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout as exc:
+                raise TimeoutError(f"no complete answer within {self.timeout:g}s") from exc
             if not chunk:
                 raise RuntimeApiError(f"HAProxy closed the Runtime API connection at {self.address}")
             self.buffer += chunk
-        answer = self.buffer[: -len(PROMPT)] if self.buffer.endswith(PROMPT) else b""
-        self.buffer = b""
+            if len(self.buffer) > MAX_ANSWER_BYTES:
+                raise RuntimeApiError(f"the answer to {line!r} is larger than {MAX_ANSWER_BYTES} bytes: not HAProxy?")
+        answer = bytes(self.buffer[: -len(PROMPT)]) if self.buffer.endswith(PROMPT) else b""
+        self.buffer = bytearray()
         return answer.decode("utf-8", "replace")
 
     def command(self, line):
         if "\n" in line or ";" in line:
             raise RuntimeApiError(f"refusing to send a command holding ';' or a newline: {line!r}")
+        deadline = time.monotonic() + self.timeout
         try:
-            self.sock.sendall(line.encode() + b"\n")
-            return self._read_answer()
+            self._send(line.encode() + b"\n", deadline)
+            return self._read_answer(line, deadline)
         except OSError as exc:
             raise RuntimeApiError(f"Runtime API connection failed during {line!r}: {exc}") from exc
 

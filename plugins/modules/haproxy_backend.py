@@ -100,7 +100,9 @@ options:
     type: path
     default: /var/lib/haproxy/server-state
   timeout:
-    description: Seconds to wait for any one Runtime API answer.
+    description:
+      - Deadline in seconds of each Runtime API call as a whole (connecting with the first
+        prompt, each command with its complete answer), however slowly the peer sends it.
     type: float
     default: 5
 notes:

@@ -191,9 +191,45 @@ class SocketRelay:
         self.listener.close()
 
 
-def run_module(module, args, check=False, diff=False):
+class TricklingPeer:
+    """A TCP listener on loopback that sends every connection `first`, then one byte every
+    `interval` seconds, never a complete answer: a Runtime API or app server that hangs
+    while looking alive."""
+
+    def __init__(self, first=b"", interval=0.5):
+        self.listener = socket.socket(socket.AF_INET)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.first, self.interval = first, interval
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _peer = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection):
+        with connection:
+            try:
+                connection.sendall(self.first)
+                while not self.stopped.wait(self.interval):
+                    connection.sendall(b"x")
+            except OSError:
+                pass
+
+    def close(self):
+        self.stopped.set()
+        self.listener.close()
+
+
+def run_module(module, args, check=False, diff=False, timeout=None):
     """Runs one of our modules through ansible (ad-hoc, JSON callback) against localhost and
-    returns its result dict."""
+    returns its result dict. `timeout` bounds the run (subprocess.TimeoutExpired)."""
     command = [ANSIBLE, "localhost", "-c", "local", "-m", f"tracegate.bluegreen.{module}", "-a", json.dumps(args)]
     if check:
         command.append("--check")
@@ -201,7 +237,7 @@ def run_module(module, args, check=False, diff=False):
         command.append("--diff")
     env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
            "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=timeout)
     try:
         output = json.loads(completed.stdout)
     except json.JSONDecodeError as exc:
