@@ -13,9 +13,15 @@ version_added: 0.1.0
 description:
   - Compares each file of O(files) (content, owner, group, mode) with what the host holds and
     replaces only those that differ; each is staged beside its destination with its owner and
-    mode, and the renames happen only once every staged copy is written, so a failure while
-    staging leaves every file as it was.
+    mode, and the renames happen only once every staged copy is written.
   - Directories of O(directories) are created or corrected first.
+  - Every entry is checked before anything is written (a relative path, a path with C(..) or a
+    control character, an unknown owner or group, a mode that is not octal, a file whose
+    directory is missing, a path named twice), and the task fails naming the field. A failure
+    while staging (a full disk) removes the staged copies and takes back the directories'
+    changes. Either way the host is left as it was.
+  - Only what is asked for is touched; an existing directory keeps the mode, owner and group
+    that are not given.
   - One call on the host for a service's whole configuration (the roles render their
     templates with the P(ansible.builtin.template#lookup) lookup), where one
     M(ansible.builtin.template) task per file takes several.
@@ -53,8 +59,12 @@ options:
         description: Group (name or gid); unset keeps the current group.
         type: str
       mode:
-        description: Octal mode as a string, for example C('0640').
-        type: str
+        description:
+          - Octal mode as a string, for example C('0640').
+          - A number is taken as the mode it is, as M(ansible.builtin.file) takes it, with a
+            warning; an unquoted YAML C(0644) is the number 420, that is mode C(0644), but an
+            unquoted C(644) is mode C(01204).
+        type: raw
         default: '0644'
   directories:
     description: Directories to create or correct before the files are written.
@@ -67,15 +77,16 @@ options:
         type: path
         required: true
       owner:
-        description: Owner (name or uid).
+        description: Owner (name or uid); unset keeps the current owner, or root for a new directory.
         type: str
       group:
-        description: Group (name or gid).
+        description: Group (name or gid); unset keeps the current group.
         type: str
       mode:
-        description: Octal mode as a string.
-        type: str
-        default: '0755'
+        description:
+          - Octal mode as a string, for example C('0750'); a number as for the files' O(files[].mode).
+          - Unset, an existing directory keeps its mode and a new one gets C(0755).
+        type: raw
 seealso:
   - module: ansible.builtin.template
   - module: ansible.builtin.copy
@@ -117,18 +128,20 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import config_files
 
+# Modes are raw: an unquoted YAML mode arrives as an int, which a str option would turn into
+# its decimal digits (0644 into '420', read as mode 0420).
 FILE_OPTIONS = {
     "path": {"type": "path", "required": True},
     "content": {"type": "str", "required": True},
     "owner": {"type": "str"},
     "group": {"type": "str"},
-    "mode": {"type": "str", "default": "0644"},
+    "mode": {"type": "raw", "default": "0644"},
 }
 DIRECTORY_OPTIONS = {
     "path": {"type": "path", "required": True},
     "owner": {"type": "str"},
     "group": {"type": "str"},
-    "mode": {"type": "str", "default": "0755"},
+    "mode": {"type": "raw"},
 }
 
 
@@ -141,22 +154,19 @@ def main():
         supports_check_mode=True,
     )
     try:
-        directories = [config_files.compare(config_files.wanted(spec, f"directories[{index}]", is_dir=True))
-                       for index, spec in enumerate(module.params["directories"])]
-        files = [config_files.compare(config_files.wanted(spec, f"files[{index}]"))
-                 for index, spec in enumerate(module.params["files"])]
-    except (config_files.ConfigError, OSError) as exc:
+        plan = config_files.plan(module.params["directories"], module.params["files"])
+    except config_files.ConfigError as exc:
         module.fail_json(msg=f"{exc}; nothing was changed")
-    changed_directories = [item.path for item in directories if item.differs]
-    changed_files = [item.path for item in files if item.differs]
+    for warning in plan.warnings:
+        module.warn(warning)
+    changed_directories, changed_files = plan.changed_directories, plan.changed_files
     if not module.check_mode:
         try:
-            config_files.apply(directories, files)
-        except config_files.ConfigError as exc:
+            config_files.apply(plan.directories, plan.files)
+        except config_files.PartlyWrittenError as exc:
             module.fail_json(msg=str(exc), changed_directories=changed_directories)
-        except OSError as exc:
-            module.fail_json(msg=f"writing the configuration failed: {exc}; no file was replaced",
-                             changed_directories=changed_directories)
+        except config_files.ConfigError as exc:
+            module.fail_json(msg=f"{exc}; nothing was changed")
         if module.selinux_enabled():
             for path in changed_files:
                 module.set_default_selinux_context(path, False)
@@ -165,7 +175,7 @@ def main():
     if module._diff:
         result["diff"] = [{"before_header": item.path, "after_header": item.path,
                            "before": (item.before or b"").decode("utf-8", "replace"), "after": item.content.decode("utf-8")}
-                          for item in files if "content" in item.differs or "missing" in item.differs]
+                          for item in plan.files if "content" in item.differs or "missing" in item.differs]
     module.exit_json(**result)
 
 
