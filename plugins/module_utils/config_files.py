@@ -99,18 +99,17 @@ def _id(kind, name, where):
     """uid (kind owner) or gid (kind group) of a name or number; -1 (keep) when unset."""
     if name is None:
         return -1
-    text = str(name) if isinstance(name, int) and not isinstance(name, bool) else name
-    if not isinstance(text, str):
+    if not isinstance(name, str):
         raise ConfigError(f"{where}.{kind}: {shown(name)} is not a name or a number")
-    if DECIMAL.fullmatch(text):
-        if int(text) > MAX_ID:
-            raise ConfigError(f"{where}.{kind}: {text} is beyond the largest {'uid' if kind == 'owner' else 'gid'}, {MAX_ID}")
-        return int(text)
+    if DECIMAL.fullmatch(name):
+        if int(name) > MAX_ID:
+            raise ConfigError(f"{where}.{kind}: {name} is beyond the largest {'uid' if kind == 'owner' else 'gid'}, {MAX_ID}")
+        return int(name)
     try:
-        return pwd.getpwnam(text).pw_uid if kind == "owner" else grp.getgrnam(text).gr_gid
+        return pwd.getpwnam(name).pw_uid if kind == "owner" else grp.getgrnam(name).gr_gid
     # ValueError: a name with a NUL, or one that is not valid text, names nobody either.
     except (KeyError, ValueError):
-        raise ConfigError(f"{where}.{kind}: no {'user' if kind == 'owner' else 'group'} named {shown(text)} "
+        raise ConfigError(f"{where}.{kind}: no {'user' if kind == 'owner' else 'group'} named {shown(name)} "
                           f"on this host") from None
 
 

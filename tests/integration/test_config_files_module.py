@@ -43,8 +43,8 @@ def test_a_directory_keeps_the_mode_it_has_unless_one_is_given(tmp_path):
 # Text Ansible hands over as it is: no Jinja ({), no environment variables ($) in paths.
 SAFE_TEXT = st.text(alphabet=st.characters(exclude_characters="{$/", exclude_categories=["Cs"]), min_size=1, max_size=10)
 # Each field: values that are fit, and hostile ones.
-NAMES = (st.sampled_from(["app.env", "é", "日本語", "with space"]), st.one_of(st.sampled_from(["..", "a\x00b", "line\n", "n" * 300]),
-                                                                       SAFE_TEXT))
+NAMES = (st.sampled_from(["app.env", "é", "日本語", "with space"]),
+         st.one_of(st.sampled_from(["..", "a\x00b", "line\n", "n" * 300]), SAFE_TEXT))
 MODES = (st.one_of(st.none(), st.sampled_from(["0640", "0755"]), st.integers(0, 0o7777)),
          st.one_of(st.sampled_from(["rw-r--r--", "0o644", "", True]), st.integers(-1, 0o10000)))
 OWNERS = (st.sampled_from([None, "root", "0"]), st.sampled_from(["no-such-user-here", "4294967295", "r\x00ot"]))
