@@ -16,14 +16,14 @@ import re
 import socket
 import time
 
-from . import server_check
+from . import lb_input, server_check
 from .files import write_atomically
 
 COLORS = ("blue", "green")
 ADMIN_STATES = ("ready", "drain", "maint")
-MAX_WEIGHT = 256
-# Characters HAProxy accepts in proxy and server names (cfgparse invalid_char()).
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+$")
+# Characters HAProxy accepts in proxy and server names (cfgparse invalid_char()), and no
+# more than fit on one line of its configuration (2048 characters in 2.6).
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,2000}")
 
 # srv_admin_state flags of `show servers state` (include/haproxy/server-t.h).
 ADMF_FMAINT = 0x01
@@ -33,6 +33,8 @@ ADMF_DRAIN = 0x18
 # srv_op_state values.
 OP_STATES = {0: "stopped", 1: "starting", 2: "running", 3: "stopping"}
 PASSING_CHECKS = ("L4OK", "L6OK", "L7OK", "L7OKC")
+# Columns of `show servers state` this client reads.
+SERVERS_STATE_COLUMNS = ("be_name", "srv_name", "srv_uweight", "srv_admin_state", "srv_op_state")
 PROMPT = b"\n> "
 # Far above any answer HAProxy gives (`show stat` of ten thousand servers is a few MiB): a
 # peer that sends more is not HAProxy, and the answer is not kept in memory.
@@ -48,7 +50,8 @@ def check_name(kind, name):
     a newline would otherwise smuggle a second command into the socket."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise RuntimeApiError(
-            f"invalid {kind} name {name!r}: HAProxy names hold only letters, digits and _ . : -"
+            f"invalid {kind} name {lb_input.shown(name)}: HAProxy names hold only letters, digits and _ . : - "
+            "(at most 2000)"
         )
     return name
 
@@ -66,10 +69,13 @@ def parse_servers_state(text):
     if not lines:
         raise RuntimeApiError("empty answer to 'show servers state'")
     if lines[0].strip() != "1":
-        raise RuntimeApiError(f"unsupported servers state format {lines[0].strip()!r} (expected 1)")
+        raise RuntimeApiError(f"unsupported servers state format {lb_input.shown(lines[0].strip())} (expected 1)")
     if len(lines) < 2 or not lines[1].startswith("# "):
         raise RuntimeApiError("'show servers state' answer has no column header")
     columns = lines[1][2:].split()
+    missing = [column for column in SERVERS_STATE_COLUMNS if column not in columns]
+    if missing:
+        raise RuntimeApiError(f"'show servers state' answer has no column {', '.join(missing)}")
     servers = {}
     for line in lines[2:]:
         values = line.split()
@@ -86,8 +92,18 @@ def parse_show_stat(text):
     text = text.strip()
     if not text.startswith("# "):
         raise RuntimeApiError("'show stat' answer has no CSV header")
-    reader = csv.DictReader(io.StringIO(text[2:]))
-    return {(row["pxname"], row["svname"]): row for row in reader if row.get("svname")}
+    try:
+        return {(row.get("pxname"), row["svname"]): row for row in csv.DictReader(io.StringIO(text[2:])) if row.get("svname")}
+    except csv.Error as exc:
+        raise RuntimeApiError(f"unreadable 'show stat' answer: {exc}") from exc
+
+
+def stat_number(row, column):
+    """A count of a `show stat` row (empty is 0)."""
+    value = row.get(column) or "0"
+    if not re.fullmatch(r"[0-9]{1,18}", value):
+        raise RuntimeApiError(f"unreadable {column} {lb_input.shown(value)} in 'show stat' for {row.get('pxname')}/{row.get('svname')}")
+    return int(value)
 
 
 def admin_state(flags):
@@ -114,6 +130,11 @@ class ServerState:
 
     @classmethod
     def from_row(cls, row):
+        numbers = {column: row[column] for column in ("srv_uweight", "srv_admin_state", "srv_op_state")}
+        unreadable = [column for column, value in numbers.items() if not re.fullmatch(r"[0-9]{1,9}", value)]
+        if unreadable:
+            raise RuntimeApiError(f"unreadable {', '.join(unreadable)} in 'show servers state' for "
+                                  f"{lb_input.shown(row['be_name'])}/{lb_input.shown(row['srv_name'])}")
         return cls(
             row["be_name"],
             row["srv_name"],
@@ -161,16 +182,19 @@ def traffic_split(states):
 
 def parse_address(address):
     """`/path/to.sock` or `unix:/path` is a unix socket; `host:port` or `tcp:host:port` is TCP."""
-    if address.startswith("unix:"):
+    if not isinstance(address, str) or "\0" in address:
+        raise RuntimeApiError(f"invalid socket address {lb_input.shown(address)}: use a unix socket path or host:port")
+    if address.startswith("unix:/"):
         return socket.AF_UNIX, address[5:]
     if address.startswith("/"):
         return socket.AF_UNIX, address
-    if address.startswith("tcp:"):
-        address = address[4:]
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        raise RuntimeApiError(f"invalid socket address {address!r}: use a unix socket path or host:port")
-    return socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET, (host.strip("[]"), int(port))
+    try:
+        host, port = server_check.split_address(address[4:] if address.startswith("tcp:") else address)
+    except ValueError as exc:
+        raise RuntimeApiError(
+            f"invalid socket address {lb_input.shown(address)}: use a unix socket path or host:port (port 1 to 65535)"
+        ) from exc
+    return socket.AF_INET6 if ":" in host else socket.AF_INET, (host, port)
 
 
 class RuntimeSession:
@@ -276,13 +300,14 @@ def plan_changes(current, weights=None, server_weights=None, states=None, server
     states, server_states = states or {}, server_states or {}
     for color in list(weights) + list(states):
         if color not in COLORS:
-            raise RuntimeApiError(f"unknown color {color!r}: colors are {', '.join(COLORS)}")
-    for name, value in list(weights.items()) + list(server_weights.items()):
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_WEIGHT:
-            raise RuntimeApiError(f"weight of {name!r} must be an integer from 0 to {MAX_WEIGHT}, got {value!r}")
+            raise RuntimeApiError(f"unknown color {lb_input.shown(color)}: colors are {', '.join(COLORS)}")
+    weights = lb_input.weights("weights", weights, RuntimeApiError)
+    server_weights = lb_input.weights("server_weights", server_weights, RuntimeApiError)
     for name, value in list(states.items()) + list(server_states.items()):
         if value not in ADMIN_STATES:
-            raise RuntimeApiError(f"state of {name!r} must be one of {', '.join(ADMIN_STATES)}, got {value!r}")
+            raise RuntimeApiError(
+                f"state of {lb_input.shown(name)} must be one of {', '.join(ADMIN_STATES)}, got {lb_input.shown(value)}"
+            )
     backends = sorted({key[0] for key in current})
     by_server = {}
     for key, state in current.items():
@@ -349,8 +374,8 @@ def passed_check_since_ready(stat_row):
         return False
     if not stat_row.get("status", "").startswith("UP"):
         return False
-    rise, fall = int(stat_row.get("check_rise") or 1), int(stat_row.get("check_fall") or 1)
-    health = int(stat_row.get("check_health") or 0)
+    rise, fall = stat_number(stat_row, "check_rise") or 1, stat_number(stat_row, "check_fall") or 1
+    health = stat_number(stat_row, "check_health")
     return health > rise if fall > 1 else health >= rise
 
 
@@ -385,11 +410,12 @@ class BackendSwitch:
     result, and restores the previous state on any error."""
 
     def __init__(self, address, backends, timeout=5.0):
+        parse_address(address)
         self.address = address
         self.backends = [check_name("backend", b) for b in backends]
         if not self.backends:
             raise RuntimeApiError("no backend given")
-        self.timeout = timeout
+        self.timeout = lb_input.seconds("timeout", timeout, RuntimeApiError)
 
     def read(self, session):
         current = {}
@@ -405,6 +431,7 @@ class BackendSwitch:
         first, or nothing is changed."""
         for server in list(server_weights or {}) + list(server_states or {}):
             check_name("server", server)
+        health_timeout = lb_input.seconds("health_timeout", health_timeout, RuntimeApiError, allow_zero=True)
         with RuntimeSession(self.address, self.timeout) as session:
             before = self.read(session)
             wanted = plan_changes(before, weights, server_weights, states, server_states)
@@ -501,7 +528,7 @@ def wait_drained(address, keys, deadline, shutdown_sessions=False, timeout=5.0):
                 rows = session.stats(backend)
                 for key in keys:
                     if key[0] == backend and key in rows:
-                        busy = int(rows[key].get("scur") or 0) + int(rows[key].get("qcur") or 0)
+                        busy = stat_number(rows[key], "scur") + stat_number(rows[key], "qcur")
                         if busy:
                             remaining[f"{key[0]}/{key[1]}"] = busy
             return not remaining

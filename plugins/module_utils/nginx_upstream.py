@@ -15,16 +15,21 @@ are passed in (the module passes AnsibleModule.run_command and open_url).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 import shutil
 import tempfile
 import time
 
+from . import lb_input
 from .files import write_atomically
 
 COLORS = ("blue", "green")
-MAX_WEIGHT = 256
+MAX_WEIGHT = lb_input.MAX_WEIGHT
+# NGINX sets aside a cache slot per kept-alive connection and worker when it loads the
+# configuration: far more than any upstream keeps, and far less than exhausts the host.
+MAX_KEEPALIVE = 65535
 UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 # host, IPv4, or bracketed IPv6, then a port
 ADDRESS = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$")
@@ -99,11 +104,6 @@ def _seconds(text):
     return text if total <= MAX_NGINX_INTEGER else None
 
 
-def _shown(text, limit=60):
-    """A piece of the caller's input for a message: quoted, escaped, and never huge."""
-    return repr(text[:limit]) + ("..." if len(text) > limit else "")
-
-
 # The parameters of NGINX 1.22's `server` directive (ngx_http_upstream_server()) that
 # server_params may set on every server with traffic, with the syntax NGINX reads them in.
 SERVER_PARAMETERS = {
@@ -158,11 +158,11 @@ class ServerParameters:
                 check, syntax = SERVER_PARAMETERS[name]
             else:
                 raise UpstreamError(
-                    f"server_params: unknown parameter {_shown(name)}; known are "
+                    f"server_params: unknown parameter {lb_input.shown(name)}; known are "
                     f"{', '.join(sorted(SERVER_PARAMETERS))} (and slow_start on NGINX Plus)"
                 )
             if not has_value or check(value) is None:
-                raise UpstreamError(f"server_params: {_shown(token)} is not {name}=<{syntax}>")
+                raise UpstreamError(f"server_params: {lb_input.shown(token)} is not {name}=<{syntax}>")
             if name in seen:
                 raise UpstreamError(f"server_params: {name} is given twice")
             seen.add(name)
@@ -210,8 +210,28 @@ def nginx_message(output, own_file=None):
 
 def check_upstream_name(name):
     if not isinstance(name, str) or not UPSTREAM_NAME.fullmatch(name):
-        raise UpstreamError(f"invalid upstream name {name!r}: use letters, digits and _")
+        raise UpstreamError(f"invalid upstream name {lb_input.shown(name)}: use letters, digits and _")
     return name
+
+
+def check_address(address):
+    """True for a `host:port` NGINX reads as one server: a host name or IPv4 address, or an
+    IPv6 address in brackets, and a port from 1 to 65535."""
+    if not isinstance(address, str) or len(address) > 261 or not ADDRESS.fullmatch(address):
+        return False
+    host, _sep, port = address.rpartition(":")
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+    return 1 <= int(port) <= 65535
+
+
+def check_keepalive(keepalive):
+    if not isinstance(keepalive, int) or isinstance(keepalive, bool) or not 0 <= keepalive <= MAX_KEEPALIVE:
+        raise UpstreamError(f"keepalive must be a whole number from 0 to {MAX_KEEPALIVE}, got {lb_input.shown(keepalive)}")
+    return keepalive
 
 
 def check_servers(servers):
@@ -222,10 +242,10 @@ def check_servers(servers):
     checked = []
     for index, server in enumerate(servers):
         address, color = server.get("address"), server.get("color")
-        if not isinstance(address, str) or not ADDRESS.fullmatch(address):
-            raise UpstreamError(f"servers[{index}].address {address!r} must be host:port")
+        if not check_address(address):
+            raise UpstreamError(f"servers[{index}].address {lb_input.shown(address)} must be host:port (port 1 to 65535)")
         if color not in COLORS:
-            raise UpstreamError(f"servers[{index}].color {color!r} must be one of {', '.join(COLORS)}")
+            raise UpstreamError(f"servers[{index}].color {lb_input.shown(color)} must be one of {', '.join(COLORS)}")
         if address in seen:
             raise UpstreamError(f"servers[{index}].address {address!r} is listed twice")
         seen.add(address)
@@ -236,20 +256,19 @@ def check_servers(servers):
 def plan_weights(servers, weights, server_weights=None, current=None):
     """Weight per server: server_weights[address], else weights[color], else the current
     weight. Refuses weights outside 0..256 and a split that leaves no server with weight."""
-    server_weights = server_weights or {}
     current = {s.address: s.weight for s in (current or [])}
-    for key, value in list(weights.items()) + list(server_weights.items()):
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_WEIGHT:
-            raise UpstreamError(f"weight of {key!r} must be an integer from 0 to {MAX_WEIGHT}, got {value!r}")
-    for color in weights:
+    for color in weights or {}:
         if color not in COLORS:
-            raise UpstreamError(f"unknown color {color!r}: colors are {', '.join(COLORS)}")
+            raise UpstreamError(f"unknown color {lb_input.shown(color)}: colors are {', '.join(COLORS)}")
+    weights = lb_input.weights("weights", weights, UpstreamError)
+    server_weights = lb_input.weights("server_weights", server_weights, UpstreamError)
+    for color in weights:
         if not any(c == color for _address, c in servers):
             raise UpstreamError(f"weights: no {color} server in the upstream")
     addresses = {address for address, _color in servers}
     for address in server_weights:
         if address not in addresses:
-            raise UpstreamError(f"server_weights: unknown server {address!r}")
+            raise UpstreamError(f"server_weights: unknown server {lb_input.shown(address)}")
     planned = []
     for address, color in servers:
         if address in server_weights:
@@ -277,6 +296,8 @@ def render(name, servers, server_params=None, keepalive=32):
     weight 0, and resolves every `server` name at load, even a `down` one: a server without
     traffic is kept as a comment, so that a host that died (and whose name no longer
     resolves) cannot stop the rollback that takes its traffic away."""
+    check_upstream_name(name)
+    check_keepalive(keepalive)
     if server_params is None:
         server_params = DEFAULT_SERVER_PARAMETERS
     if not isinstance(server_params, ServerParameters):
@@ -304,16 +325,25 @@ def render(name, servers, server_params=None, keepalive=32):
 
 def parse(text):
     """Reads servers, colors and weights back from an include this module (or the nginx
-    role) wrote. Returns (servers, generation)."""
+    role) wrote. Returns (servers, generation). A server line it cannot read is refused by
+    its number, without its text (the file may be any the task names)."""
     servers, generation = [], None
-    for line in text.splitlines():
+    for number, line in enumerate(text.split("\n"), 1):
         match = SERVER_LINE.match(line)
         if match:
+            if match.group("color") not in COLORS:
+                raise UpstreamError(f"line {number}: the color must be {' or '.join(COLORS)}")
+            if not check_address(match.group("address")):
+                raise UpstreamError(f"line {number}: the server address is not host:port (port 1 to 65535)")
             params = match.group("params").split()
+            weights = [p[len("weight="):] for p in params if p.startswith("weight=")]
             if "down" in params:
                 weight = 0
+            elif weights and not (len(weights) == 1 and re.fullmatch(r"[1-9][0-9]{0,9}", weights[0])
+                                  and int(weights[0]) <= MAX_NGINX_INTEGER):
+                raise UpstreamError(f"line {number}: weight= must be a whole number from 1 to {MAX_NGINX_INTEGER}, once")
             else:
-                weight = next((int(p.split("=", 1)[1]) for p in params if p.startswith("weight=")), 1)
+                weight = int(weights[0]) if weights else 1
             servers.append(UpstreamServer(match.group("address"), match.group("color"), weight))
             continue
         match = GENERATION_LINE.match(line)
@@ -391,14 +421,21 @@ class UpstreamSwitch:
         self.nginx = nginx
         self.reload_command = reload_command or [nginx, "-s", "reload"]
         self.generation_url = generation_url
-        self.reload_timeout = reload_timeout
+        self.reload_timeout = lb_input.seconds("reload_timeout", reload_timeout, UpstreamError)
 
     def current(self):
         if not os.path.exists(self.path):
             return None, [], None
-        with open(self.path, encoding="utf-8") as handle:
-            text = handle.read()
-        servers, generation = parse(text)
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                text = handle.read()
+            servers, generation = parse(text)
+        except UnicodeDecodeError as exc:
+            raise UpstreamError(f"cannot read {self.path}: it is not UTF-8 text") from exc
+        except OSError as exc:
+            raise UpstreamError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        except UpstreamError as exc:
+            raise UpstreamError(f"cannot read {self.path}: {exc}") from exc
         return text, servers, generation
 
     def write_checked(self, content, previous_text):

@@ -53,7 +53,9 @@ options:
     aliases: [backend]
   weights:
     description:
-      - "Weight (0 to 256) for every server of a color, for example C({blue: 75, green: 25})."
+      - "Weight (0 to 256) for every server of a color, for example C({blue: 75, green: 25}).
+        A string of ASCII digits (as C(-e) and templating give it) is read as a number; other
+        digits are refused."
       - With none of O(weights), O(server_weights), O(states) and O(server_states), the
         module only reads the servers and the split.
     type: dict
@@ -180,6 +182,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import server_check
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.lb_input import seconds
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.haproxy_runtime import (
     BackendSwitch,
     RuntimeApiError,
@@ -192,14 +195,6 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.haproxy_runtim
 
 def _listing(states):
     return [s.as_dict() for s in sorted(states.values(), key=lambda s: s.key)]
-
-
-def _integer_values(module, name):
-    """Weights arrive as strings from -e or templating; the range check is the switch's."""
-    value = module.params[name]
-    if value is None:
-        return None
-    return {key: int(w) if isinstance(w, str) and w.strip().isdigit() else w for key, w in value.items()}
 
 
 def _result(module, before, after, changed):
@@ -241,10 +236,13 @@ def main():
     )
     params = module.params
     try:
+        # Checked before anything is sent: the drain is waited for after the switch.
+        drain_timeout = seconds("drain_timeout", params["drain_timeout"], RuntimeApiError, allow_zero=True)
+        server_check.check_health_path(params["health_path"])
         switch = BackendSwitch(params["socket"], params["backends"], params["timeout"])
         before, after, changed = switch.run(
-            weights=_integer_values(module, "weights"),
-            server_weights=_integer_values(module, "server_weights"),
+            weights=params["weights"],
+            server_weights=params["server_weights"],
             states=params["states"],
             server_states=params["server_states"],
             check_mode=module.check_mode,
@@ -258,7 +256,7 @@ def main():
         module.fail_json(msg=str(exc), restored=exc.restored, before=_listing(exc.before))
     except StateFileNotWritten as exc:
         module.fail_json(msg=str(exc), **_result(module, exc.before, exc.after, True))
-    except RuntimeApiError as exc:
+    except (RuntimeApiError, ValueError) as exc:
         module.fail_json(msg=str(exc))
 
     result = _result(module, before, after, changed)
@@ -266,7 +264,7 @@ def main():
         leaving = [key for key, s in after.items() if s.state != "ready" or s.weight == 0]
         try:
             undrained = wait_drained(
-                params["socket"], leaving, time.monotonic() + params["drain_timeout"], params["shutdown_sessions"], params["timeout"]
+                params["socket"], leaving, time.monotonic() + drain_timeout, params["shutdown_sessions"], params["timeout"]
             )
         except RuntimeApiError as exc:
             module.fail_json(msg=f"the switch holds, but waiting for drained servers failed: {exc}", **result)

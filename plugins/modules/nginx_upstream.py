@@ -65,7 +65,9 @@ options:
         choices: [blue, green]
   weights:
     description:
-      - "Weight (0 to 256) for every server of a color, for example C({blue: 75, green: 25})."
+      - "Weight (0 to 256) for every server of a color, for example C({blue: 75, green: 25}).
+        A string of ASCII digits (as C(-e) and templating give it) is read as a number; other
+        digits are refused."
       - With none of O(weights), O(server_weights) and O(servers), the module only reads the
         include and the generation NGINX serves (RV(served_generation)).
     type: dict
@@ -87,7 +89,7 @@ options:
     type: str
     default: max_fails=1 fail_timeout=5s
   keepalive:
-    description: Idle keep-alive connections to the servers per worker; 0 for none.
+    description: Idle keep-alive connections to the servers per worker, 0 (none) to 65535.
     type: int
     default: 32
   force:
@@ -207,13 +209,6 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.nginx_upstream
 )
 
 
-def _integer_values(value):
-    """Weights arrive as strings from -e or templating; the range check is plan_weights'."""
-    if value is None:
-        return {}
-    return {key: int(w) if isinstance(w, str) and w.strip().isdigit() else w for key, w in value.items()}
-
-
 def _fetch(url):
     """The body served at `url`, or None when nothing (good) answers."""
     try:
@@ -259,6 +254,7 @@ def main():
         return module.run_command(argv, handle_exceptions=False)
 
     try:
+        server_check.check_health_path(p["health_path"])
         name = check_upstream_name(p["upstream"])
         path = p["path"] or f"/etc/nginx/bluegreen/upstreams/{name}.conf"
         generation_url = f"http://127.0.0.1/.bluegreen/generation/{name}" if p["generation_url"] is None else p["generation_url"]
@@ -283,10 +279,10 @@ def main():
             servers = [(s.address, s.color) for s in before]
         else:
             raise UpstreamError(f"servers: none given and none found in {path}")
-        after = plan_weights(servers, _integer_values(p["weights"]), _integer_values(p["server_weights"]), before)
+        after = plan_weights(servers, p["weights"], p["server_weights"], before)
         server_params = ServerParameters(p["server_params"], lambda: nginx_build(run_command, p["nginx_binary"]))
         content, generation = render(name, after, server_params, p["keepalive"])
-    except UpstreamError as exc:
+    except (UpstreamError, ValueError) as exc:
         module.fail_json(msg=str(exc))
 
     file_changes = content != previous_text

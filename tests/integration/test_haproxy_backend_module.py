@@ -97,13 +97,22 @@ def test_socket_vanishing_mid_call_restores_the_previous_state(haproxy, tmp_path
         ({"weights": {"blue": 0, "green": 0}}, "no ready server of weight above 0"),
         ({"backend": "nosuch", "weights": {"blue": 1}}, "unknown backend 'nosuch'"),
         ({"server_states": {"blue_9": "drain"}}, "unknown server 'blue_9'"),
+        ({"weights": {"blue": "\u00b2"}}, "weights: the weight of 'blue' must be a whole number from 0 to 256 in ASCII digits, got '\u00b2'"),
+        ({"server_weights": {"green_1": "\u0663"}}, "server_weights: the weight of 'green_1' must be a whole number from 0 to 256"),
+        ({"weights": {"blue": "9" * 5000}}, "weights: the weight of 'blue' must be a whole number from 0 to 256"),
+        ({"weights": {"blue": 50}, "timeout": -1}, "timeout must be a number of seconds above 0 and at most 86400, got -1.0"),
+        ({"weights": {"blue": 50}, "health_timeout": "nan"}, "health_timeout must be a number of seconds from 0 to 86400, got nan"),
+        ({"weights": {"blue": 50}, "drain_timeout": -5, "wait_drained": True}, "drain_timeout must be a number of seconds from 0"),
+        ({"weights": {"blue": 50}, "socket": "127.0.0.1:99999"}, "invalid socket address '127.0.0.1:99999'"),
+        ({"weights": {"blue": 50}, "health_path": "/x y", "require_up": ["blue"]}, "health_path '/x y' must be empty or an absolute path"),
     ],
 )
 def test_bad_input_changes_nothing_and_names_the_field(haproxy, args, message):
     before = haproxy.servers()
     result = run_module("haproxy_backend", module_args(haproxy, **args))
     assert result.get("failed") is True
-    assert message in result["msg"]
+    assert message in result["msg"], result["msg"]
+    assert "Traceback" not in result.get("module_stderr", "")
     assert haproxy.servers() == before
 
 

@@ -103,14 +103,40 @@ def test_failing_reload_command_is_reverted(nginx):
         ({"server_weights": {"10.0.0.9:80": 5}}, "unknown server '10.0.0.9:80'"),
         ({"upstream": "app;include /etc/passwd", "weights": {"blue": 1}}, "invalid upstream name"),
         ({"servers": [{"address": "127.0.0.1:1; include /etc/passwd", "color": "blue"}], "weights": {"blue": 1}}, "servers[0].address"),
+        ({"servers": [{"address": "127.0.0.1:99999", "color": "blue"}], "weights": {"blue": 1}}, "servers[0].address '127.0.0.1:99999'"),
+        ({"weights": {"blue": "\u00b2"}}, "weights: the weight of 'blue' must be a whole number from 0 to 256 in ASCII digits, got '\u00b2'"),
+        ({"weights": {"green": "\u0663", "blue": 1}}, "weights: the weight of 'green' must be a whole number from 0 to 256"),
+        ({"weights": {"blue": 50}, "keepalive": -1}, "keepalive must be a whole number from 0 to 65535, got -1"),
+        ({"weights": {"blue": 50}, "reload_timeout": -1}, "reload_timeout must be a number of seconds above 0 and at most 86400, got -1.0"),
+        ({"weights": {"blue": 50}, "health_path": "/x\r\nHost: evil", "require_up": ["blue"]}, "health_path '/x\\r\\nHost: evil' must be"),
     ],
 )
 def test_bad_input_changes_nothing_and_names_the_field(nginx, args, message):
     before_text = nginx.include.read_text()
     result = run_module("nginx_upstream", nginx.module_args(**args))
     assert result.get("failed") is True
-    assert message in result["msg"]
+    assert message in result["msg"], result["msg"]
+    assert "Traceback" not in result.get("module_stderr", "")
     assert nginx.include.read_text() == before_text
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("    server 127.0.0.1:8080 weight=abc;  # color=blue", "line 8: weight= must be a whole number from 1"),
+        ("    server 127.0.0.1:8080 weight=\u0663;  # color=blue", "line 8: weight= must be a whole number from 1"),
+        ("    server 127.0.0.1:99999 weight=5;  # color=blue", "line 8: the server address is not host:port"),
+        ("    server 127.0.0.1:8080 weight=5;  # color=purple", "line 8: the color must be blue or green"),
+    ],
+)
+def test_an_include_that_cannot_be_read_is_named_with_its_line(nginx, line, message):
+    lines = nginx.include.read_text().splitlines()
+    lines.insert(7, line)
+    nginx.include.write_text("\n".join(lines) + "\n")
+    for args in ({}, {"weights": {"blue": 50, "green": 50}}):
+        result = run_module("nginx_upstream", nginx.module_args(**args))
+        assert result.get("failed") is True, result
+        assert result["msg"] == f"cannot read {nginx.include}: {message}" or result["msg"].startswith(f"cannot read {nginx.include}: {message}"), result["msg"]
 
 
 def test_stale_generation_is_reloaded(nginx):

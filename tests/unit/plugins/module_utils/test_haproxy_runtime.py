@@ -94,7 +94,10 @@ def test_plan_is_empty_when_nothing_differs(current):
     [
         ({"weights": {"blue": 257}}, "from 0 to 256"),
         ({"weights": {"blue": -1}}, "from 0 to 256"),
-        ({"weights": {"blue": "50"}}, "from 0 to 256"),
+        ({"weights": {"blue": "\u0663"}}, "weights: the weight of 'blue' must be a whole number from 0 to 256 in ASCII digits"),
+        ({"weights": {"blue": "\u00b2"}}, "weights: the weight of 'blue' must be a whole number from 0 to 256"),
+        ({"server_weights": {"green_green-1": "9" * 5000}}, "server_weights: the weight of 'green_green-1' must be"),
+        ({"weights": {"blue": 50.5}}, "from 0 to 256"),
         ({"weights": {"blue": True}}, "from 0 to 256"),
         ({"weights": {"red": 5}}, "unknown color 'red'"),
         ({"states": {"blue": "off"}}, "state of 'blue'"),
@@ -164,3 +167,48 @@ def test_socket_addresses(address, family, target):
 def test_bad_socket_address_is_named():
     with pytest.raises(hr.RuntimeApiError, match="invalid socket address 'nohost'"):
         hr.parse_address("nohost")
+
+
+def test_weights_as_strings_of_ascii_digits_are_read():
+    only_blue = {("app", "blue_x"): hr.ServerState("app", "blue_x", 100, "ready")}
+    assert hr.plan_changes(only_blue, weights={"blue": " 50 "})[("app", "blue_x")].weight == 50
+
+
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:\u0663", ":80", "tcp:", "unix:", "/run/x\0y", "host:80\n", "a b:80"]
+)
+def test_socket_addresses_that_cannot_be_used_are_named(address):
+    with pytest.raises(hr.RuntimeApiError, match="invalid socket address"):
+        hr.parse_address(address)
+
+
+@pytest.mark.parametrize("timeout", [-1, 0, float("nan"), float("inf"), 10 ** 6, True, "5"])
+def test_a_timeout_that_is_no_deadline_is_refused_before_connecting(tmp_path, timeout):
+    with pytest.raises(hr.RuntimeApiError, match="timeout must be a number of seconds above 0 and at most 86400"):
+        hr.BackendSwitch(str(tmp_path / "absent.sock"), ["app"], timeout=timeout)
+
+
+@pytest.mark.parametrize("health_timeout", [-1, float("nan")])
+def test_a_health_timeout_that_is_no_deadline_is_refused_before_connecting(tmp_path, health_timeout):
+    with pytest.raises(hr.RuntimeApiError, match="health_timeout must be a number of seconds from 0 to 86400"):
+        hr.BackendSwitch(str(tmp_path / "absent.sock"), ["app"]).run(weights={"blue": 1}, health_timeout=health_timeout)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1\n# be_name srv_name srv_uweight srv_admin_state srv_op_state\napp blue_x abc 0 2\n", "unreadable srv_uweight"),
+        ("1\n# be_name srv_name srv_uweight srv_admin_state srv_op_state\napp blue_x 5\n", "unreadable srv_admin_state, srv_op_state"),
+        ("1\n# be_name srv_name\napp blue_x\n", "has no column srv_uweight, srv_admin_state, srv_op_state"),
+        ("1\n# be_name srv_name srv_uweight srv_admin_state srv_op_state\napp blue_x \u0663 0 2\n", "unreadable srv_uweight"),
+    ],
+)
+def test_servers_state_rows_that_cannot_be_read_are_refused(text, message):
+    with pytest.raises(hr.RuntimeApiError, match=message):
+        [hr.ServerState.from_row(row) for row in hr.parse_servers_state(text).values()]
+
+
+def test_show_stat_numbers_that_cannot_be_read_are_refused():
+    rows = hr.parse_show_stat("# pxname,svname,scur,qcur\napp,blue_x,lots,0\n")
+    with pytest.raises(hr.RuntimeApiError, match="unreadable scur 'lots' in 'show stat' for app/blue_x"):
+        hr.stat_number(rows[("app", "blue_x")], "scur")

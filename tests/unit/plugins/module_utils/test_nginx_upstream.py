@@ -55,6 +55,9 @@ def test_split_per_color_and_server():
         ({"red": 1}, {}, "unknown color 'red'"),
         ({"blue": 1}, {"x:1": 5}, "unknown server 'x:1'"),
         ({"blue": 1}, {}, "no weight given for g1:8080"),
+        ({"blue": "\u00b2", "green": 1}, {}, "weights: the weight of 'blue' must be a whole number from 0 to 256 in ASCII digits"),
+        ({"blue": "\u0663", "green": 1}, {}, "weights: the weight of 'blue' must be"),
+        ({"blue": 1, "green": 1}, {"g1:8080": "9" * 5000}, "server_weights: the weight of 'g1:8080' must be"),
     ],
 )
 def test_bad_weights_are_refused_with_the_field_named(weights, server_weights, message):
@@ -68,6 +71,11 @@ def test_bad_weights_are_refused_with_the_field_named(weights, server_weights, m
         ([], "at least one server"),
         ([{"address": "b1:8080; include /etc/passwd", "color": "blue"}], r"servers\[0\].address"),
         ([{"address": "b1", "color": "blue"}], r"servers\[0\].address"),
+        ([{"address": "b1:99999", "color": "blue"}], r"servers\[0\].address 'b1:99999' must be host:port \(port 1 to 65535\)"),
+        ([{"address": "b1:0", "color": "blue"}], r"servers\[0\].address"),
+        ([{"address": "[zz::1]:80", "color": "blue"}], r"servers\[0\].address"),
+        ([{"address": "b1:\u0663", "color": "blue"}], r"servers\[0\].address"),
+        ([{"address": "b" * 300 + ":80", "color": "blue"}], r"servers\[0\].address"),
         ([{"address": "b1:80", "color": "red"}], r"servers\[0\].color"),
         ([{"address": "b1:80", "color": "blue"}, {"address": "b1:80", "color": "green"}], "listed twice"),
     ],
@@ -276,3 +284,47 @@ def test_a_missing_nginx_for_the_live_check_restores_the_file(tmp_path):
     with pytest.raises(nu.UpstreamError, match=r"nginx -t of the live configuration failed .*; the previous upstream was restored$"):
         switch.apply("new\n", "0123", "previous\n")
     assert include.read_text() == "previous\n"
+
+
+def test_weights_as_strings_of_ascii_digits_are_read():
+    assert [s.weight for s in nu.plan_weights(SERVERS, {"blue": "75", "green": " 25 "})] == [75, 75, 25]
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("    server b1:8080 weight=abc;  # color=blue", "line 2: weight= must be a whole number from 1 to 2147483647, once"),
+        ("    server b1:8080 weight=0;  # color=blue", "line 2: weight= must be"),
+        ("    server b1:8080 weight=\u0663;  # color=blue", "line 2: weight= must be"),
+        ("    server b1:8080 weight=1 weight=2;  # color=blue", "line 2: weight= must be"),
+        ("    server b1:99999 weight=5;  # color=blue", "line 2: the server address is not host:port"),
+        ("    server b1:8080 weight=5;  # color=purple", "line 2: the color must be blue or green"),
+    ],
+)
+def test_include_lines_that_cannot_be_read_are_named_by_number(line, message):
+    with pytest.raises(nu.UpstreamError, match=message):
+        nu.parse(f"upstream app {{\n{line}\n}}\n")
+
+
+def test_a_hand_written_weight_nginx_takes_is_read():
+    assert nu.parse("    server b1:8080 weight=1000;  # color=blue\n")[0] == [nu.UpstreamServer("b1:8080", "blue", 1000)]
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8\n", b"    server b1:8080 weight=abc;  # color=blue\n"])
+def test_an_include_that_cannot_be_read_names_the_file(tmp_path, content):
+    switch, include = switch_in(tmp_path, Commands())
+    include.write_bytes(content)
+    with pytest.raises(nu.UpstreamError, match=f"cannot read {include}: "):
+        switch.current()
+
+
+@pytest.mark.parametrize("keepalive", [-1, 65536, True, "32"])
+def test_keepalive_outside_what_nginx_sets_aside_is_refused(keepalive):
+    with pytest.raises(nu.UpstreamError, match="keepalive must be a whole number from 0 to 65535"):
+        nu.render("app", nu.plan_weights(SERVERS, {"blue": 1, "green": 1}), keepalive=keepalive)
+
+
+@pytest.mark.parametrize("reload_timeout", [-1, 0, float("nan"), float("inf")])
+def test_a_reload_timeout_that_is_no_deadline_is_refused(tmp_path, reload_timeout):
+    with pytest.raises(nu.UpstreamError, match="reload_timeout must be a number of seconds above 0"):
+        nu.UpstreamSwitch("app", str(tmp_path / "app.conf"), Commands(), None, reload_timeout=reload_timeout)
