@@ -42,9 +42,18 @@ options:
     required: true
   headers:
     description:
-      - Headers sent with every probe, for example the preview header of the load balancer.
-      - Never logged, as they may hold credentials; their values are hidden wherever they
-        appear in the result (a value V(green) hides the color in the messages too).
+      - Secret headers sent with every probe, for example an authorization the service asks for.
+      - Never logged; their values are hidden wherever they appear in the result (a value
+        V(green) would hide the color in every message too, so name the load balancer's
+        preview header in O(routing_headers) instead).
+    type: dict
+    default: {}
+  routing_headers:
+    description:
+      - Headers that are no secret and choose where the load balancers send a probe, for
+        example their preview header with the color to probe. Sent with every probe, shown as
+        they are.
+      - A header named in both O(headers) and O(routing_headers) fails the task.
     type: dict
     default: {}
   count:
@@ -83,7 +92,7 @@ EXAMPLES = r"""
     backend: jaeger
     url: http://jaeger-query:16686
     urls: ["http://lb1:80/api/quote"]
-    headers:
+    routing_headers:
       X-Bluegreen-Preview: green
     service: checkout
     color: green
@@ -132,6 +141,7 @@ def main():
             BACKEND_ARGUMENT_SPEC,
             urls={"type": "list", "elements": "str", "required": True},
             headers={"type": "dict", "default": {}, "no_log": True},
+            routing_headers={"type": "dict", "default": {}},
             count={"type": "int", "default": 10},
             service={"type": "str", "required": True},
             color={"type": "str", "required": True, "choices": ["blue", "green"]},
@@ -153,6 +163,9 @@ def main():
         module.fail_json(msg="count must be at least 1 and urls must not be empty")
     if unfit_url(p["urls"]):
         module.fail_json(msg=unfit_url(p["urls"]))
+    both = sorted({name.lower() for name in p["headers"]} & {name.lower() for name in p["routing_headers"]})
+    if both:
+        module.fail_json(msg=f"routing_headers: {', '.join(both)} also named in headers; name each header once")
 
     def send(url, headers):
         # An error answer is still an answer: the probe asks whether it was traced, not
@@ -170,7 +183,7 @@ def main():
         backend = backend_from_params(p)
     except BackendError as exc:
         module.fail_json(msg=str(exc))
-    probes = send_probes(send, p["urls"], p["count"], p["headers"])
+    probes = send_probes(send, p["urls"], p["count"], {**p["routing_headers"], **p["headers"]})
     outcome = wait_for_traces(backend, probes, p["service"], p["color"], p["version"],
                               time.monotonic() + p["deadline"], min(0.25, p["poll_interval"]),
                               p["poll_interval"])

@@ -68,3 +68,35 @@ def test_a_probe_answered_with_something_that_is_not_http_is_a_probe_without_ans
     # A crash would end the task with the traceback's message and no probes.
     assert "1 of 1 probes got no answer" in result["msg"], result["msg"]
     assert result["probes"][0]["status"] is None and result["probes"][0]["error"]
+
+
+def test_trace_probe_routing_headers_reach_the_app_and_are_shown_as_they_are():
+    """A preview header's value is the color: hidden as a secret it would blank every color
+    in the result and in the audit evidence taken from it."""
+    seen = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def answer():
+            connection, _address = listener.accept()
+            with connection:
+                seen.append(connection.recv(65536).decode("latin-1"))
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+        server = threading.Thread(target=answer, daemon=True)
+        server.start()
+        result = run_module("trace_probe", {
+            "backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
+            "urls": [f"http://127.0.0.1:{listener.getsockname()[1]}/api/quote"],
+            "routing_headers": {"X-Bluegreen-Preview": "green"}, "count": 1, "deadline": 0.5,
+            "service": "checkout", "color": "green"})
+        server.join(timeout=10)
+    assert "x-bluegreen-preview: green" in seen[0].lower()
+    assert result["failed"] and "********" not in json.dumps(result), result
+    assert result["invocation"]["module_args"]["routing_headers"] == {"X-Bluegreen-Preview": "green"}
+
+
+def test_trace_probe_refuses_a_header_named_as_secret_and_as_routing():
+    result = run_module("trace_probe", {
+        "backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0, "urls": ["http://127.0.0.1/"],
+        "headers": {"X-Bluegreen-Preview": "s3cret"}, "routing_headers": {"x-bluegreen-preview": "green"},
+        "count": 1, "service": "checkout", "color": "green"})
+    assert result["failed"] and result["msg"].startswith("routing_headers: x-bluegreen-preview also named in headers")
