@@ -30,7 +30,15 @@ MAX_WEIGHT = lb_input.MAX_WEIGHT
 # NGINX sets aside a cache slot per kept-alive connection and worker when it loads the
 # configuration: far more than any upstream keeps, and far less than exhausts the host.
 MAX_KEEPALIVE = 65535
-UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+UPSTREAM_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
+# Words NGINX reads as blocks or directives around an upstream and in this include (and
+# `default`, `hostnames` and `volatile`, which a map reads): an upstream named so reads as
+# one of them to whoever reads the configuration.
+NGINX_KEYWORDS = frozenset((
+    "http", "server", "upstream", "location", "if", "map", "events", "stream", "mail", "include", "types", "geo",
+    "split_clients", "limit_except", "default", "hostnames", "volatile", "keepalive", "zone", "hash", "ip_hash",
+    "least_conn", "random", "backup", "down", "weight", "return", "rewrite", "set", "break",
+))
 # host, IPv4, or bracketed IPv6, then a port
 ADDRESS = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$")
 SERVER_LINE = re.compile(r"^\s*(?:#\s*)?server\s+(?P<address>\S+)(?P<params>[^;#]*);\s*#\s*color=(?P<color>\w+)\s*$")
@@ -210,8 +218,29 @@ def nginx_message(output, own_file=None):
 
 def check_upstream_name(name):
     if not isinstance(name, str) or not UPSTREAM_NAME.fullmatch(name):
-        raise UpstreamError(f"invalid upstream name {lb_input.shown(name)}: use letters, digits and _")
+        raise UpstreamError(f"invalid upstream name {lb_input.shown(name)}: use letters, digits and _ (at most 100)")
+    if name.lower() in NGINX_KEYWORDS:
+        raise UpstreamError(f"upstream: {name!r} is an NGINX keyword; name the upstream otherwise")
     return name
+
+
+def check_include_path(path, conf_path):
+    """`path`, normalised, when it names a file inside the directory of `conf_path` (the
+    only files the staged `nginx -t` can check, and the only ones this module reads or
+    writes) other than `conf_path` itself, also once symbolic links are followed."""
+    for field, value in (("path", path), ("conf_path", conf_path)):
+        if not isinstance(value, str) or "\0" in value or not os.path.isabs(value):
+            raise UpstreamError(f"{field} {lb_input.shown(value)} must be an absolute path")
+    path, conf_path = os.path.normpath(path), os.path.normpath(conf_path)
+    conf_dir = os.path.dirname(conf_path)
+    if path == conf_path:
+        raise UpstreamError(f"path {path} is the main configuration file, not an include")
+    if os.path.commonpath([path, conf_dir]) != conf_dir or path == conf_dir:
+        raise UpstreamError(f"path {path} is outside the configuration directory {conf_dir}")
+    real_dir = os.path.realpath(conf_dir)
+    if os.path.commonpath([os.path.realpath(path), real_dir]) != real_dir:
+        raise UpstreamError(f"path {path} leads outside the configuration directory {conf_dir} through a symbolic link")
+    return path
 
 
 def check_address(address):
@@ -382,10 +411,9 @@ def check_candidate(runner, nginx, conf_path, include_path, content):
     """`nginx -t` of the whole configuration with the candidate include in place, on a copy
     of the configuration tree, before anything live is touched. Works when nginx.conf
     includes its parts by relative paths (as the nginx role renders it)."""
-    conf_dir = os.path.dirname(conf_path)
+    include_path = check_include_path(include_path, conf_path)
+    conf_dir = os.path.dirname(os.path.normpath(conf_path))
     relative = os.path.relpath(include_path, conf_dir)
-    if relative.startswith(".."):
-        raise UpstreamError(f"path {include_path} is outside the configuration directory {conf_dir}")
     staging = tempfile.mkdtemp(prefix="bluegreen-nginx-")
     try:
         tree = os.path.join(staging, "nginx")
@@ -393,7 +421,7 @@ def check_candidate(runner, nginx, conf_path, include_path, content):
         with open(os.path.join(tree, relative), "w", encoding="utf-8") as handle:
             handle.write(content)
         run(runner, [nginx, "-t", "-q", "-c", os.path.join(tree, os.path.basename(conf_path))], "nginx -t of the new upstream",
-            own_file=os.path.join(conf_dir, relative), staged=(tree, conf_dir))
+            own_file=include_path, staged=(tree, conf_dir))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -416,7 +444,7 @@ class UpstreamSwitch:
         self.name = check_upstream_name(name)
         self.runner = runner
         self.fetch = fetch
-        self.path = path
+        self.path = check_include_path(path, conf_path)
         self.conf_path = conf_path
         self.nginx = nginx
         self.reload_command = reload_command or [nginx, "-s", "reload"]

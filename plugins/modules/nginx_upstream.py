@@ -42,11 +42,16 @@ attributes:
     description: Nothing is written or reloaded when the include already holds the split and NGINX serves it.
 options:
   upstream:
-    description: Name of the upstream.
+    description:
+      - Name of the upstream, letters, digits and C(_) (at most 100); a word NGINX reads as a
+        block or directive (C(server), C(http), C(if), ...) is refused.
     type: str
     default: bluegreen_app
   path:
-    description: The include file. Defaults to C(/etc/nginx/bluegreen/upstreams/<upstream>.conf).
+    description:
+      - The include file. Defaults to C(/etc/nginx/bluegreen/upstreams/<upstream>.conf).
+      - It must be inside the directory of O(conf_path), also once symbolic links are
+        followed; anything else is refused before it is read.
     type: path
   servers:
     description:
@@ -256,16 +261,16 @@ def main():
     try:
         server_check.check_health_path(p["health_path"])
         name = check_upstream_name(p["upstream"])
-        path = p["path"] or f"/etc/nginx/bluegreen/upstreams/{name}.conf"
         generation_url = f"http://127.0.0.1/.bluegreen/generation/{name}" if p["generation_url"] is None else p["generation_url"]
         switch = UpstreamSwitch(
-            name, path, run_command, _fetch, conf_path=p["conf_path"], nginx=p["nginx_binary"], reload_command=p["reload_command"],
-            generation_url=generation_url if p["reload"] else "", reload_timeout=p["reload_timeout"],
+            name, p["path"] or f"/etc/nginx/bluegreen/upstreams/{name}.conf", run_command, _fetch, conf_path=p["conf_path"],
+            nginx=p["nginx_binary"], reload_command=p["reload_command"], generation_url=generation_url if p["reload"] else "",
+            reload_timeout=p["reload_timeout"],
         )
         previous_text, before, before_generation = switch.current()
         if p["weights"] is None and p["server_weights"] is None and p["servers"] is None:
             if previous_text is None:
-                raise UpstreamError(f"{path} does not exist: nothing to read")
+                raise UpstreamError(f"{switch.path} does not exist: nothing to read")
             served = _fetch(generation_url) if generation_url else None
             module.exit_json(changed=False, before=[s.as_dict() for s in before], after=[s.as_dict() for s in before],
                              split_before=traffic_split(before), split_after=traffic_split(before),
@@ -278,7 +283,7 @@ def main():
         elif before:
             servers = [(s.address, s.color) for s in before]
         else:
-            raise UpstreamError(f"servers: none given and none found in {path}")
+            raise UpstreamError(f"servers: none given and none found in {switch.path}")
         after = plan_weights(servers, p["weights"], p["server_weights"], before)
         server_params = ServerParameters(p["server_params"], lambda: nginx_build(run_command, p["nginx_binary"]))
         content, generation = render(name, after, server_params, p["keepalive"])
@@ -308,7 +313,7 @@ def main():
         except UpstreamError as exc:
             module.fail_json(msg=str(exc), before=[s.as_dict() for s in before])
         except OSError as exc:
-            module.fail_json(msg=f"writing {path} failed: {exc}", before=[s.as_dict() for s in before])
+            module.fail_json(msg=f"writing {switch.path} failed: {exc}", before=[s.as_dict() for s in before])
 
     result = {
         "changed": changed,
@@ -319,7 +324,7 @@ def main():
         "generation": generation,
     }
     if module._diff:
-        result["diff"] = {"before": previous_text or "", "after": content, "before_header": path, "after_header": path}
+        result["diff"] = {"before": previous_text or "", "after": content, "before_header": switch.path, "after_header": switch.path}
     module.exit_json(**result)
 
 

@@ -236,3 +236,27 @@ def test_a_missing_reload_program_leaves_the_previous_include(nginx):
     assert nginx.include.read_text() == before_text
     assert served_generation(generation_url) == served
     assert set(answered_by(nginx)) == {"blue_1", "blue_2"}
+
+
+def test_an_include_whose_name_starts_with_two_dots_is_inside_the_directory(nginx):
+    include = nginx.root / "..extra.conf"
+    result = run_module("nginx_upstream", nginx.module_args(upstream="extra", path=str(include), servers=nginx.servers_arg(),
+                                                            weights={"blue": 100, "green": 0}, reload=False))
+    assert result["changed"] is True and not result.get("failed"), result
+    assert "upstream extra {" in include.read_text()
+
+
+@pytest.mark.parametrize("name", ["server", "http", "if"])
+def test_an_upstream_named_like_an_nginx_keyword_is_refused(nginx, name):
+    result = run_module("nginx_upstream", nginx.module_args(upstream=name, path=str(nginx.root / "bluegreen" / "upstreams" / "k.conf"),
+                                                            servers=nginx.servers_arg(), weights={"blue": 100, "green": 0}, reload=False))
+    assert result.get("failed") is True and f"upstream: '{name}' is an NGINX keyword" in result["msg"], result
+    assert not (nginx.root / "bluegreen" / "upstreams" / "k.conf").exists()
+
+
+def test_an_include_outside_the_configuration_directory_is_never_read(nginx, tmp_path):
+    outside = tmp_path / "private.conf"
+    outside.write_text("    server 10.9.9.9:80 weight=7;  # color=blue\n")
+    result = run_module("nginx_upstream", nginx.module_args(path=str(nginx.root / ".." / "private.conf")), diff=True)
+    assert result.get("failed") is True and "is outside the configuration directory" in result["msg"], result
+    assert "10.9.9.9" not in str(result)

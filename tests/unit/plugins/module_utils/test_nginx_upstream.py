@@ -327,4 +327,53 @@ def test_keepalive_outside_what_nginx_sets_aside_is_refused(keepalive):
 @pytest.mark.parametrize("reload_timeout", [-1, 0, float("nan"), float("inf")])
 def test_a_reload_timeout_that_is_no_deadline_is_refused(tmp_path, reload_timeout):
     with pytest.raises(nu.UpstreamError, match="reload_timeout must be a number of seconds above 0"):
-        nu.UpstreamSwitch("app", str(tmp_path / "app.conf"), Commands(), None, reload_timeout=reload_timeout)
+        nu.UpstreamSwitch("app", str(tmp_path / "app.conf"), Commands(), None, conf_path=str(tmp_path / "nginx.conf"),
+                          reload_timeout=reload_timeout)
+
+
+@pytest.mark.parametrize("name", ["server", "http", "if", "upstream", "location", "map", "include", "default", "Server", "events"])
+def test_upstream_names_that_are_nginx_keywords_are_refused(name):
+    with pytest.raises(nu.UpstreamError, match=f"upstream: {name!r} is an NGINX keyword"):
+        nu.check_upstream_name(name)
+
+
+def test_upstream_names_of_any_length_nginx_reads_pass_and_longer_are_refused():
+    assert nu.check_upstream_name("servers_app_2") == "servers_app_2"
+    with pytest.raises(nu.UpstreamError, match="invalid upstream name"):
+        nu.check_upstream_name("a" * 101)
+
+
+@pytest.mark.parametrize(
+    "path, checked",
+    [
+        ("/etc/nginx/..foo.conf", "/etc/nginx/..foo.conf"),
+        ("/etc/nginx/bluegreen/upstreams/app.conf", "/etc/nginx/bluegreen/upstreams/app.conf"),
+        ("/etc/nginx//bluegreen/./upstreams/app.conf", "/etc/nginx/bluegreen/upstreams/app.conf"),
+        ("/etc/nginx/bluegreen/../app.conf", "/etc/nginx/app.conf"),
+    ],
+)
+def test_include_paths_inside_the_configuration_directory_pass(path, checked):
+    assert nu.check_include_path(path, "/etc/nginx/nginx.conf") == checked
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/etc/nginx/../shadow", "path /etc/shadow is outside the configuration directory /etc/nginx"),
+        ("/etc/nginx-other/app.conf", "is outside the configuration directory"),
+        ("/etc/nginx", "is outside the configuration directory"),
+        ("/etc/nginx/nginx.conf", "path /etc/nginx/nginx.conf is the main configuration file"),
+        ("bluegreen/app.conf", "path 'bluegreen/app.conf' must be an absolute path"),
+        ("/etc/nginx/app\0.conf", "path '/etc/nginx/app\\\\x00.conf' must be an absolute path"),
+    ],
+)
+def test_include_paths_outside_the_configuration_directory_are_refused(path, message):
+    with pytest.raises(nu.UpstreamError, match=message):
+        nu.check_include_path(path, "/etc/nginx/nginx.conf")
+
+
+def test_an_include_path_that_leads_outside_through_a_link_is_refused(tmp_path):
+    (tmp_path / "nginx").mkdir()
+    (tmp_path / "nginx" / "upstreams").symlink_to(tmp_path)
+    with pytest.raises(nu.UpstreamError, match="leads outside the configuration directory"):
+        nu.check_include_path(str(tmp_path / "nginx" / "upstreams" / "app.conf"), str(tmp_path / "nginx" / "nginx.conf"))
