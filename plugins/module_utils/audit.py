@@ -5,21 +5,26 @@
 """Tamper-evident audit log: one JSON record per line, hash-chained, with Ed25519-signed
 checkpoints and a mandatory signed terminal seal.
 
-Record format (schema version 1), every line is the record in RFC 8785 canonical JSON:
+Record format (schema version 1), every line is the record in RFC 8785 canonical JSON
+followed by a line feed, and nothing else:
   v          schema version (1)
   run_id     the run the record belongs to
   seq        0, 1, 2, ... without gaps
   ts         UTC time, RFC 3339 with microseconds
   type       one of EVENT_TYPES
-  prev       SHA-256 (hex) of the previous line's bytes; 64 zeros for seq 0
+  prev       SHA-256 (lowercase hex) of the previous line's bytes; 64 zeros for seq 0
   ...        the event's own fields (actor, ticket, hosts, colors, split, evidence, outcome)
-  key_id, sig  on `checkpoint` and `run_sealed` only: Ed25519 signature (hex) over the
-             canonical record without `sig`
+  key_id, sig  on `checkpoint` and `run_sealed` only: Ed25519 signature (lowercase hex) over
+             the canonical record without `sig`
 
 The chain covers every byte of every line, so an edited, deleted, reordered or replayed
 record breaks it; the signed checkpoints and the seal bind the chain to a key holder; a
-missing seal (a truncated tail) is a failure, never a pass. Verification needs only the
-log and the public keys; tools/audit_verify.py is its command line.
+missing seal (a truncated tail) is a failure, never a pass. No later line hashes the seal's
+bytes, and its signature covers its content only, so the verifier also refuses any line
+that is not exactly the canonical encoding of what it parses to (spaces, key order, 5.0 for
+5, escaped letters, a key given twice), a blank line, and a line without its line feed.
+Verification needs only the log and the public keys; tools/audit_verify.py is its command
+line.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import stat
 
 try:
@@ -37,13 +43,13 @@ except ImportError:  # reported by the modules through missing_required_lib
     rfc8785 = None
 
 try:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import (
         Encoding, PublicFormat, load_pem_private_key, load_pem_public_key,
     )
 except ImportError:
-    InvalidSignature = Ed25519PrivateKey = Ed25519PublicKey = None
+    InvalidSignature = UnsupportedAlgorithm = Ed25519PrivateKey = Ed25519PublicKey = None
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
@@ -54,10 +60,28 @@ EVENT_TYPES = (
 )
 SIGNED_TYPES = ("checkpoint", "run_sealed")
 RESERVED = ("v", "run_id", "seq", "ts", "type", "prev", "key_id", "sig")
+RECORD_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\Z")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}\Z")
+SIGNATURE_HEX = re.compile(r"[0-9a-f]{128}\Z")
+# RFC 8785 sorts keys by UTF-16 units, Python by code points: they differ only between
+# characters beyond U+FFFF, which UTF-8 starts with these bytes.
+BEYOND_BMP = re.compile(rb"[\xf0-\xf4]")
+# RFC 8785 refuses an integer beyond 2**53, which takes 16 digits; with every digit made a 0,
+# a line holding 16 digits in a row holds sixteen 0s in a row.
+DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+SIXTEEN_DIGITS = b"0" * 16
+COMPACT_SORTED = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")).encode
+# A record's values are unbounded (gate evidence); a report line shows this much of one.
+SHOWN_LENGTH = 80
 
 
 class AuditError(Exception):
     pass
+
+
+def is_integer(value):
+    """An int and not a bool: JSON's true is no number, though Python's True == 1."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def missing_library():
@@ -110,7 +134,10 @@ def load_public_keys(paths):
     keys = {}
     for path in paths:
         with open(path, "rb") as handle:
-            key = load_pem_public_key(handle.read())
+            try:
+                key = load_pem_public_key(handle.read())
+            except (ValueError, UnsupportedAlgorithm) as exc:
+                raise AuditError(f"{path} is not a PEM public key: {exc}") from None
         if not isinstance(key, Ed25519PublicKey):
             raise AuditError(f"{path} is not an Ed25519 public key")
         keys[key_id_of(key)] = key
@@ -219,84 +246,221 @@ def task_record(host, task, action, status, result, delegated_to=None):
     return record
 
 
-def verify_lines(lines, public_keys, run_id=None):
-    """Checks a log given as an iterable of lines (bytes). Returns a report dict: `ok`, and
-    for a failure `first_bad` (line number and problem) and every problem found."""
-    problems = []
-    expected_prev, expected_seq, last_ts, sealed, count, run = GENESIS, 0, "", False, 0, run_id
-    signed, previous_number = 0, 0
-
-    def bad(number, message, **extra):
-        problems.append(dict({"line": number, "problem": message}, **extra))
-
-    for number, raw in enumerate(lines, start=1):
-        line = raw.rstrip(b"\n")
-        if not line.strip():
-            continue
-        count += 1
-        try:
-            record = json.loads(line)
-        except ValueError:
-            bad(number, "not JSON")
-            expected_prev = hashlib.sha256(line).hexdigest()
-            continue
-        if not isinstance(record, dict) or record.get("v") != SCHEMA_VERSION:
-            bad(number, f"unknown schema version {record.get('v') if isinstance(record, dict) else None!r}")
-            continue
-        if sealed:
-            bad(number, "record after the terminal seal")
-        if run is None:
-            run = record.get("run_id")
-        elif record.get("run_id") != run:
-            bad(number, f"record of run {record.get('run_id')} in the log of run {run} (replayed?)")
-        if record.get("seq") != expected_seq:
-            bad(number, f"sequence {record.get('seq')} where {expected_seq} was due (record missing, reordered or inserted)")
-        if record.get("prev") != expected_prev:
-            bad(number, f"hash chain broken: line {previous_number} is not the record this one follows "
-                        "(it was edited, or records were removed or reordered)", suspect_line=previous_number)
-        ts = record.get("ts", "")
-        if ts < last_ts:
-            bad(number, f"time goes backwards: {ts} after {last_ts}")
-        if record.get("type") not in EVENT_TYPES:
-            bad(number, f"unknown event type {record.get('type')!r}")
-        if record.get("type") in SIGNED_TYPES:
-            signed += 1
-            _check_signature(record, public_keys, number, bad)
-            if record.get("head") != record.get("prev"):
-                bad(number, "signed head differs from the chain")
-        if record.get("type") == "approval_verified" and record.get("approver") and record.get("approver") == record.get("actor"):
-            bad(number, f"approver {record.get('approver')} is also the executor")
-        if record.get("type") == "run_sealed":
-            sealed = True
-            if record.get("records") != record.get("seq"):
-                bad(number, f"seal counts {record.get('records')} records before it, the log has {record.get('seq')}")
-        last_ts = max(last_ts, ts)
-        previous_number = number
-        expected_prev = hashlib.sha256(line).hexdigest()
-        expected_seq = (record.get("seq") if isinstance(record.get("seq"), int) else expected_seq) + 1
-    if count == 0:
-        bad(0, "empty log")
-    elif not sealed:
-        bad(count, "no terminal seal: the log is truncated or the run never ended")
-    report = {"ok": not problems, "records": count, "run_id": run, "signed_records": signed, "head": expected_prev,
-              "problems": problems}
-    if problems:
-        report["first_bad"] = problems[0]
-    return report
+def printable(text):
+    """`text` with what UTF-8 cannot encode (lone surrogates, which JSON escapes can hold)
+    escaped: Ansible refuses a result holding them, and a report file could not be written."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _check_signature(record, public_keys, number, bad):
-    key = public_keys.get(record.get("key_id"))
-    if key is None:
-        bad(number, f"signed with unknown key {record.get('key_id')!r}")
-        return
-    unsigned = {k: v for k, v in record.items() if k != "sig"}
+def shown(value):
+    """A value as a report line shows it: JSON, cut short."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str) and len(value) > SHOWN_LENGTH:
+        return json.dumps(value[:SHOWN_LENGTH], ensure_ascii=False) + "..."
+    return json.dumps(value, ensure_ascii=False)[:SHOWN_LENGTH]
+
+
+def canonical_problem(line, record, exact_in_python):
+    """None when `line` is the RFC 8785 encoding of `record`, what it parsed to; else why not.
+    `exact_in_python`: the record holds no float, no integer of 16 digits or more and no
+    character beyond U+FFFF, so Python's compact sorted JSON (its C encoder, several times
+    faster than rfc8785) gives the same bytes as RFC 8785."""
     try:
-        key.verify(bytes.fromhex(record.get("sig", "")), canonical(unsigned))
-    except (InvalidSignature, ValueError):
-        bad(number, f"signature does not verify with key {record.get('key_id')}")
+        encoded = COMPACT_SORTED(record).encode("utf-8") if exact_in_python else canonical(record)
+    except (ValueError, RecursionError) as exc:  # rfc8785's CanonicalizationError is a ValueError
+        return f"not canonical JSON (RFC 8785): {str(exc)[:SHOWN_LENGTH]}"
+    if encoded == line:
+        return None
+    twice = duplicate_key(line)
+    if twice is not None:
+        return f"not canonical JSON: key {shown(twice)} given twice (JSON parsers differ on which value counts)"
+    return ("not canonical JSON (RFC 8785): the line is not the canonical encoding of its record "
+            "(spaces, key order, number or string forms differ)")
+
+
+def duplicate_key(line):
+    """The first key an object of the line gives twice, or None."""
+    twice = []
+
+    def pairs(items):
+        seen = set()
+        for key, _value in items:
+            if key in seen and not twice:
+                twice.append(key)
+            seen.add(key)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    return twice[0] if twice else None
+
+
+class LogCheck:
+    """One pass over a log, line by line: what is due next and every problem found."""
+
+    def __init__(self, public_keys, run_id=None):
+        self.public_keys = public_keys
+        self.run = run_id
+        self.problems = []
+        self.records = self.signed = self.last_number = self.previous_number = 0
+        self.expected_seq, self.expected_prev = GENESIS_POSITION
+        self.last_ts = ""
+        self.sealed = False
+        self.floats_seen = False
+        self.decoder = json.JSONDecoder(parse_float=self._float, parse_constant=self._constant)
+
+    def _float(self, text):
+        self.floats_seen = True
+        return float(text)
+
+    @staticmethod
+    def _constant(name):
+        raise ValueError(f"{name} is not JSON")
+
+    def parse(self, line):
+        """(record, None) for a line that is JSON, else (None, why not)."""
+        self.floats_seen = False
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, "not UTF-8"
+        try:
+            # raw_decode spares decode's two whitespace scans, needless for a canonical line.
+            record, end = self.decoder.raw_decode(text)
+        except (ValueError, RecursionError):
+            end = None
+        if end == len(text):
+            return record, None
+        # Whitespace around the value (JSON, though not canonical), or not JSON: decode tells.
+        try:
+            return self.decoder.decode(text), None
+        except RecursionError:
+            return None, "not JSON: nested too deep"
+        except ValueError as exc:
+            return None, f"not JSON: {str(exc)[:SHOWN_LENGTH]}"
+
+    def bad(self, number, message, **extra):
+        self.problems.append(dict({"line": number, "problem": printable(message)}, **extra))
+
+    def add(self, number, raw):
+        self.last_number = number
+        if raw.endswith(b"\n"):
+            line = raw[:-1]
+        else:
+            line = raw
+            self.bad(number, "the line does not end with a line feed (a write was cut short, or the file was edited)")
+        if not line or line.isspace():
+            self.bad(number, "blank line")
+            return
+        self.records += 1
+        digest = hashlib.sha256(line).hexdigest()
+        record, problem = self.parse(line)
+        if problem is None and not isinstance(record, dict):
+            problem = "not a JSON object"
+        if problem is None:
+            exact_in_python = (not self.floats_seen and SIXTEEN_DIGITS not in line.translate(DIGITS_AS_ZERO)
+                               and (line.isascii() or not BEYOND_BMP.search(line)))
+            problem = canonical_problem(line, record, exact_in_python)
+            if problem is not None:
+                self.bad(number, problem)
+            self._check_record(number, record)
+        else:
+            self.bad(number, problem)
+        self.previous_number, self.expected_prev = number, digest
+        seq = record.get("seq") if isinstance(record, dict) else None
+        self.expected_seq = (seq if is_integer(seq) else self.expected_seq) + 1
+
+    def _check_record(self, number, record):
+        version = record.get("v")
+        if not is_integer(version) or version != SCHEMA_VERSION:
+            self.bad(number, f"unknown schema version {shown(version)}")
+            return
+        if self.sealed:
+            self.bad(number, "record after the terminal seal")
+        run_id, seq, ts, prev = record.get("run_id"), record.get("seq"), record.get("ts"), record.get("prev")
+        event_type = record.get("type")
+        if not isinstance(run_id, str):
+            self.bad(number, f"run_id is not a string: {shown(run_id)}")
+        elif self.run is None:
+            self.run = run_id
+        elif run_id != self.run:
+            self.bad(number, f"record of run {shown(run_id)} in the log of run {shown(self.run)} (replayed?)")
+        if not is_integer(seq):
+            self.bad(number, f"seq is not an integer: {shown(seq)}")
+        elif seq != self.expected_seq:
+            self.bad(number, f"sequence {seq} where {self.expected_seq} was due (record missing, reordered or inserted)")
+        if not isinstance(prev, str) or not SHA256_HEX.match(prev):
+            self.bad(number, f"prev is not a SHA-256 in lowercase hex: {shown(prev)}")
+        elif prev != self.expected_prev:
+            self.bad(number, f"hash chain broken: line {self.previous_number} is not the record this one follows "
+                             "(it was edited, or records were removed or reordered)", suspect_line=self.previous_number)
+        if not isinstance(ts, str) or not RECORD_TIME.match(ts):
+            self.bad(number, f"ts is not a UTC time with microseconds (2026-11-25T12:00:00.000000Z): {shown(ts)}")
+        else:
+            if ts < self.last_ts:
+                self.bad(number, f"time goes backwards: {ts} after {self.last_ts}")
+            self.last_ts = max(self.last_ts, ts)
+        if event_type not in EVENT_TYPES:
+            self.bad(number, f"unknown event type {shown(event_type)}")
+        if event_type in SIGNED_TYPES:
+            self.signed += 1
+            self._check_signature(number, record)
+            if record.get("head") != prev:
+                self.bad(number, "signed head differs from the chain")
+        approver = record.get("approver")
+        if event_type == "approval_verified" and approver and approver == record.get("actor"):
+            self.bad(number, f"approver {shown(approver)} is also the executor")
+        if event_type == "run_sealed":
+            self.sealed = True
+            counted = record.get("records")
+            if not is_integer(counted) or counted != seq:
+                self.bad(number, f"seal counts {shown(counted)} records before it, the log has {shown(seq)}")
+
+    def _check_signature(self, number, record):
+        key_id, sig = record.get("key_id"), record.get("sig")
+        if not isinstance(key_id, str):
+            self.bad(number, f"key_id is not a string: {shown(key_id)}")
+            return
+        if key_id not in self.public_keys:
+            self.bad(number, f"signed with unknown key {shown(key_id)}")
+            return
+        if not isinstance(sig, str) or not SIGNATURE_HEX.match(sig):
+            self.bad(number, f"sig is not an Ed25519 signature in lowercase hex: {shown(sig)}")
+            return
+        unsigned = {k: v for k, v in record.items() if k != "sig"}
+        try:
+            self.public_keys[key_id].verify(bytes.fromhex(sig), canonical(unsigned))
+        except (InvalidSignature, ValueError, RecursionError):
+            self.bad(number, f"signature does not verify with key {key_id}")
+
+    def report(self):
+        if self.records == 0:
+            self.bad(self.last_number, "empty log")
+        elif not self.sealed:
+            self.bad(self.last_number, "no terminal seal: the log is truncated or the run never ended")
+        report = {"ok": not self.problems, "records": self.records, "signed_records": self.signed,
+                  "run_id": None if self.run is None else printable(self.run), "head": self.expected_prev,
+                  "problems": self.problems}
+        if self.problems:
+            report["first_bad"] = self.problems[0]
+        return report
+
+
+def verify_lines(lines, public_keys, run_id=None):
+    """Checks a log given as the lines a binary file yields (each with its line feed).
+    Returns a report dict: `ok`, and for a failure `first_bad` (line number and problem) and
+    every problem found. Whatever the lines hold, it reports; it does not raise."""
+    check = LogCheck(public_keys, run_id)
+    for number, raw in enumerate(lines, start=1):
+        check.add(number, raw)
+    return check.report()
 
 
 def verify_file(path, public_keys, run_id=None):
+    """verify_lines over a file; a binary file's lines end at line feeds only."""
     with open(path, "rb") as handle:
         return verify_lines(handle, public_keys, run_id)

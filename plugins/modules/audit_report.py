@@ -102,7 +102,7 @@ def main():
     p = module.params
     try:
         with open(p["log"], "rb") as handle:
-            lines = handle.read().splitlines()
+            lines = handle.readlines()
         verification = audit.verify_lines(lines, audit.load_public_keys(p["public_keys"]))
     except (OSError, ValueError, audit.AuditError) as exc:
         module.fail_json(msg=f"reading {p['log']} or its keys failed: {exc}")

@@ -15,8 +15,14 @@ description:
     time order, every signature of checkpoints and the seal, the terminal seal itself (a
     missing seal or a truncated tail fails), records of another run, and approvals whose
     approver is also the executor.
-  - Fails naming the first bad record; the full report is returned either way.
-  - The same check runs outside Ansible as C(python3 tools/audit_verify.py LOG --public-key KEY.pem).
+  - Every line must be exactly the RFC 8785 canonical JSON of its record and end with a line
+    feed - a line re-encoded (spaces, key order, C(5.0) for C(5), escaped letters), a key given
+    twice, a blank line or a value of the wrong type or form (C(ts), C(seq), C(prev),
+    C(key_id), C(sig)) is a problem of that line, never an error of the module.
+  - Fails naming the first bad record; the full report is returned either way. A log or key
+    that cannot be read fails with C(cannot verify) and no report.
+  - The same check runs outside Ansible as C(python3 tools/audit_verify.py LOG --public-key KEY.pem),
+    which exits 0 for a valid log, 1 for one that does not verify and 2 when it cannot check.
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
   check_mode:
@@ -39,7 +45,9 @@ options:
     elements: path
     required: true
   run_id:
-    description: The run the log must belong to; unset, the first record's run.
+    description:
+      - The run the log must belong to. Unset, the first record's run, so a log replaced whole
+        by another complete run signed with the same key verifies.
     type: str
 requirements:
   - cryptography
@@ -51,6 +59,7 @@ EXAMPLES = r"""
   tracegate.bluegreen.audit_verify:
     path: /var/log/tracegate/{{ run_id }}.jsonl
     public_keys: [/etc/tracegate/audit-signing.pub]
+    run_id: "{{ run_id }}"
   delegate_to: localhost
 """
 
@@ -98,7 +107,7 @@ def main():
     try:
         keys = audit.load_public_keys(module.params["public_keys"])
         report = audit.verify_file(module.params["path"], keys, module.params["run_id"])
-    except (OSError, ValueError, audit.AuditError) as exc:
+    except (OSError, audit.AuditError) as exc:
         module.fail_json(msg=f"cannot verify {module.params['path']}: {exc}")
     if not report["ok"]:
         first = report["first_bad"]

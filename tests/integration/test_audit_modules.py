@@ -51,3 +51,13 @@ def test_checkpoint_without_a_key_writes_nothing(tmp_path):
     result = run_module("audit_event", {"path": str(log), "run_id": "run-1", "type": "checkpoint", "fields": {"phase": "x"}})
     assert result["failed"] is True and "must be signed" in result["msg"]
     assert not log.exists() or log.read_text() == ""
+
+
+def test_a_hostile_log_is_reported_by_the_module_not_raised(tmp_path):
+    _private, public = keypair(tmp_path)
+    log = tmp_path / "hostile.jsonl"
+    log.write_bytes(b'{"prev":"' + b"0" * 64 + b'","run_id":"\\ud800","seq":0,"ts":12,"type":"run_start","v":1}\n'
+                    + b"[" * 100000 + b"\n" + b'{"sig":12,"key_id":[1],"type":"run_sealed","v":1}\n')
+    result = run_module("audit_verify", {"path": str(log), "public_keys": [public]})
+    assert result["failed"] is True and "does not verify: line 1" in result["msg"], result
+    assert {problem["line"] for problem in result["problems"]} == {1, 2, 3}

@@ -222,3 +222,114 @@ def test_task_records_keep_only_the_allow_list():
 def test_a_no_log_task_is_recorded_as_censored():
     record = audit.task_record("lb-1", "Use the token", "ansible.builtin.uri", "ok", {"_ansible_no_log": True, "json": {"x": 1}})
     assert record["censored"] is True and "json" not in record
+
+
+def rewrite_seal(lines, old, new):
+    """The log with its seal line's bytes rewritten (its parsed record unchanged or not)."""
+    assert old in lines[-1]
+    return lines[:-1] + [lines[-1].replace(old, new)]
+
+
+@pytest.mark.parametrize("old, new, why", [
+    (b'"outcome":"succeeded"', b'"outcome": "succeeded"', "a space"),
+    (b'{"head"', b'{"v":1,"head"', "a key out of order (and twice)"),
+    (b'"seq":5', b'"seq":5.0', "a number written as 5.0"),
+    (b'"outcome":"succeeded"', b'"outcome":"\\u0073ucceeded"', "an escaped letter"),
+    (b'"outcome":"succeeded"', b'"outcome":"succeeded","outcome":"rolled_back"', "a duplicate key"),
+])
+def test_a_seal_rewritten_in_another_encoding_is_named(tmp_path, old, new, why):
+    lines = rewrite_seal(write_run(tmp_path / "audit.jsonl"), old, new)
+    report = verify(lines)
+    assert not report["ok"], why
+    assert report["first_bad"]["line"] == 6 and "canonical" in report["first_bad"]["problem"], report["first_bad"]
+
+
+def test_a_duplicate_key_is_named_as_such(tmp_path):
+    lines = rewrite_seal(write_run(tmp_path / "audit.jsonl"), b'"outcome":"succeeded"',
+                         b'"outcome":"succeeded","outcome":"rolled_back"')
+    assert 'key "outcome" given twice' in verify(lines)["first_bad"]["problem"]
+
+
+def test_a_blank_line_is_named(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    report = verify(lines[:2] + [b"\n"] + lines[2:])
+    assert not report["ok"] and report["first_bad"]["line"] == 3 and "blank line" in report["first_bad"]["problem"]
+
+
+def test_a_last_line_without_its_line_feed_is_named(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    report = verify(lines[:-1] + [lines[-1].rstrip(b"\n")])
+    assert not report["ok"] and report["first_bad"]["line"] == 6 and "line feed" in report["first_bad"]["problem"]
+
+
+@pytest.mark.parametrize("old, new, problem", [
+    (b'"ts":"2026-11-25T12:00:00.000006Z"', b'"ts":12', "ts"),
+    (b'"ts":"2026-11-25T12:00:00.000006Z"', b'"ts":NaN', "not JSON"),
+    (b'"key_id":"', b'"key_id":["', "key_id"),
+    (b'"seq":5', b'"seq":true', "seq"),
+    (b'"v":1', b'"v":true', "schema version"),
+    (b'"run_id":"run-1"', b'"run_id":{"a":1}', "run_id"),
+    (b'"type":"run_sealed"', b'"type":null', "type"),
+    (b'"prev":"', b'"prev":"X', "prev"),
+])
+def test_a_malformed_value_is_reported_not_raised(tmp_path, old, new, problem):
+    lines = write_run(tmp_path / "audit.jsonl")
+    if new.startswith(b'"key_id":['):
+        lines[-1] = lines[-1].replace(old, new).replace(b'","outcome"', b'"],"outcome"')
+    else:
+        lines[-1] = lines[-1].replace(old, new)
+    report = verify(lines)
+    assert not report["ok"]
+    assert any(problem in p["problem"] for p in report["problems"]), report["problems"]
+
+
+def test_a_signature_that_is_a_number_is_reported(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    record = json.loads(lines[-1])
+    record["sig"] = 12
+    lines[-1] = audit.canonical(record) + b"\n"
+    report = verify(lines)
+    assert not report["ok"] and any("sig" in p["problem"] for p in report["problems"])
+
+
+def test_a_signature_in_upper_case_hex_is_another_line(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    record = json.loads(lines[-1])
+    record["sig"] = record["sig"].upper()
+    lines[-1] = audit.canonical(record) + b"\n"
+    report = verify(lines)
+    assert not report["ok"] and any("sig" in p["problem"] for p in report["problems"])
+
+
+@pytest.mark.parametrize("hostile", [b"[" * 100000 + b"\n", b'{"a":' * 100000 + b"\n", b'"\\ud800"\n', b"\xff\xfe\n",
+                                     b'{"v":1,"seq":' + b"9" * 5000 + b"}\n", b"1e400\n"])
+def test_hostile_lines_are_reported_not_raised(tmp_path, hostile):
+    lines = write_run(tmp_path / "audit.jsonl")
+    report = verify(lines[:3] + [hostile] + lines[3:])
+    assert not report["ok"] and report["first_bad"]["line"] == 4
+
+
+def test_a_huge_value_is_shortened_in_the_report(tmp_path):
+    lines = write_run(tmp_path / "audit.jsonl")
+    lines[-1] = lines[-1].replace(b'"type":"run_sealed"', b'"type":"' + b"x" * 100000 + b'"')
+    report = verify(lines)
+    assert not report["ok"] and max(len(p["problem"]) for p in report["problems"]) < 400
+
+
+def test_command_line_exit_code_2_when_it_cannot_run(tmp_path):
+    write_run(tmp_path / "audit.jsonl")
+    public = tmp_path / "key.pub"
+    public.write_bytes(KEY.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    not_a_key = tmp_path / "not-a-key.pub"
+    not_a_key.write_text("hello")
+    tool = [sys.executable, str(TOOL)]
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(TOOL.parents[1] / ".collections")}
+    for args in ([str(tmp_path / "missing.jsonl"), "--public-key", str(public)],
+                 [str(tmp_path / "audit.jsonl"), "--public-key", str(not_a_key)]):
+        ran = subprocess.run(tool + args, capture_output=True, check=False, env=env)
+        assert ran.returncode == 2, ran
+        assert b"Traceback" not in ran.stderr and json.loads(ran.stdout)["ok"] is False
+    deep = tmp_path / "deep.jsonl"
+    deep.write_bytes(b"[" * 100000 + b"\n")
+    ran = subprocess.run(tool + [str(deep), "--public-key", str(public)], capture_output=True, check=False, env=env)
+    assert ran.returncode == 1 and b"Traceback" not in ran.stderr

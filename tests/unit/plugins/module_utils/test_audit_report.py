@@ -20,7 +20,7 @@ def a_run(path):
                           "green": {"requests": 40, "errors": 12, "error_rate": 0.3, "p95_ms": 13.5}})
     writer.append("rollback", reason="step 5%: gate fail", to_color="blue")
     writer.seal("rolled_back")
-    return path.read_bytes().splitlines()
+    return path.read_bytes().splitlines(keepends=True)
 
 
 def test_the_report_shows_the_run_gates_traffic_and_verification_and_no_secret(tmp_path):
