@@ -11,7 +11,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.app_release import sha256_of
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.app_release import ReleaseError, check_artifact, sha256_of
 
 
 class ActionModule(ActionBase):
@@ -36,8 +36,7 @@ class ActionModule(ActionBase):
         if src is None or not answer.get("artifact_missing"):
             return dict(result, **answer)
         if self._task.check_mode:
-            return dict(result, changed=True, artifact_copied=True,
-                        msg=f"{module_args.get('artifact')} would be sent from {src}, checked and installed")
+            return dict(result, **self.predicted(local, src, module_args, answer))
         tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
         remote = self._connection._shell.join_path(tmpdir, "artifact.tar.gz")
         self._transfer_file(local, remote)
@@ -45,3 +44,20 @@ class ActionModule(ActionBase):
         answer = self._execute_module(module_name="tracegate.bluegreen.app_release",
                                       module_args=dict(module_args, src=remote), task_vars=task_vars)
         return dict(result, **answer)
+
+    def predicted(self, local, src, module_args, answer):
+        """What a run would do with an artifact the host does not hold yet: the module checks
+        the host's side (link, release directory), the VERSION is read here, where the
+        artifact is, so that check mode refuses what the run would refuse."""
+        try:
+            check_artifact(local, module_args.get("sha256"), module_args.get("version"), "src")
+        except (ReleaseError, OSError) as exc:
+            return {"failed": True, "msg": f"{exc}; nothing was changed"}
+        previous = answer.get("previous_release")
+        prediction = {"changed": True, "artifact_copied": True, "built": answer.get("built", True),
+                      "linked": answer.get("linked", True), "previous_release": previous, "removed": [],
+                      "msg": f"{module_args.get('artifact')} would be sent from {src}, checked and installed"}
+        if self._task.diff:
+            link = answer.get("invocation", {}).get("module_args", {}).get("link", module_args.get("link"))
+            prediction["diff"] = {"before": f"{link} -> {previous}\n", "after": f"{link} -> {answer.get('release_dir')}\n"}
+        return prediction

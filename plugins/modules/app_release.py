@@ -172,11 +172,15 @@ def main():
     if not held and not p["src"]:
         if module.check_mode and not os.path.exists(p["artifact"]):
             # A check-mode run sends nothing, so the artifact is not on the host yet.
+            # artifact_missing and release_dir let the action plugin (src) predict the rest.
             module.exit_json(changed=True, artifact_copied=True, built=built, linked=linked, previous_release=previous,
-                             removed=[], msg=f"{p['artifact']} is not on the host yet; it would be checked and installed")
+                             removed=[], msg=f"{p['artifact']} is not on the host yet; it would be checked and installed",
+                             artifact_missing=True, release_dir=release_dir)
         state = "is missing" if not os.path.exists(p["artifact"]) else "does not have the requested sha256"
         # artifact_missing tells the action plugin to send src and call again.
-        module.fail_json(msg=f"artifact: {p['artifact']} {state}; nothing was changed", artifact_missing=True)
+        # With what check mode needs to predict the rest without the artifact.
+        module.fail_json(msg=f"artifact: {p['artifact']} {state}; nothing was changed", artifact_missing=True,
+                         built=built, linked=linked, previous_release=previous, release_dir=release_dir)
     try:
         # A held artifact's checksum was just read by holds(); src's is read here.
         if held:

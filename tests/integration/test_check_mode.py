@@ -238,8 +238,7 @@ def release_args(tmp_path, sent, version="1.0.0", artifact_version=None):
     return args
 
 
-# With the artifact still on the controller the check run returns no diff (see the xfail
-# below); the rest of the cycle is checked without one.
+# With the artifact still on the controller the diff is checked by its own test below.
 @pytest.mark.parametrize("sent, diff", [(False, True), (True, False)], ids=["artifact-on-host", "src-from-controller"])
 def test_app_release(tmp_path, sent, diff):
     args = release_args(tmp_path, sent)
@@ -261,14 +260,10 @@ def test_app_release(tmp_path, sent, diff):
     assert changed_paths(before, after) == made
 
 
-# The action plugin holds src back from the module's first call; the module, in check mode,
-# finds the artifact missing and answers "would be checked and installed" at once
-# (plugins/modules/app_release.py, the early exit_json when `module.check_mode and not
-# os.path.exists(artifact)`), before it computes the diff or reads the artifact's VERSION.
+# The action plugin holds src back from the module's first call; in check mode it reads the
+# artifact's VERSION on the controller and predicts the diff from what the module found.
 
 
-@pytest.mark.xfail(strict=True, reason="app_release with src not yet on the host: the check run (--check --diff) returns no "
-                                       "diff, while the apply returns the link's before and after")
 def test_app_release_from_the_controller_predicts_its_diff(tmp_path):
     args = release_args(tmp_path, sent=True)
     predicted = succeeded(run_module("app_release", args, check=True, diff=True))
@@ -277,9 +272,6 @@ def test_app_release_from_the_controller_predicts_its_diff(tmp_path):
                                      "after": f"{tmp_path / 'current'} -> {tmp_path / 'releases' / '1.0.0'}\n"}, predicted
 
 
-@pytest.mark.xfail(strict=True, reason="app_release with src not yet on the host: the check run does not read the src "
-                                       "artifact's VERSION and predicts changed=true for an artifact whose VERSION differs "
-                                       "from `version`, which the apply refuses")
 def test_app_release_from_the_controller_checks_the_version_in_check_mode(tmp_path):
     args = release_args(tmp_path, sent=True, artifact_version="1.0.1")
     before = snapshot(tmp_path)
