@@ -15,7 +15,10 @@ description:
     audit log (the C(run_start) record), appends a C(task_result) record for every task
     result to the same hash chain, until the run's seal.
   - Records only an allow-list of fields (host, task name, action, status, delegated host);
-    never the result's content. A C(no_log) task is recorded as censored.
+    never the result's content. A C(no_log) task is recorded as censored, without its name,
+    which may hold a secret once templated.
+  - A loop task is recorded once, under its name as written in the playbook; templated once
+    for the whole task, a name that uses the loop variable would read as undefined.
   - Other playbooks, and the dry run C(verify), are not recorded.
   - Meant for the linear strategy the playbooks use; results are recorded in the order the
     controller processes them.
@@ -42,34 +45,37 @@ class CallbackModule(CallbackBase):
         super().__init__(*args, **kwargs)
         self.log_path = None
         self.run_id = None
+        self.writer = None
         self.sealed = False
 
     def _notice_run(self, result):
         """The preflight's settings fact names the run and its log."""
-        run = (result._result.get("ansible_facts") or {}).get("bluegreen_run")
+        run = (result.result.get("ansible_facts") or {}).get("bluegreen_run")
         if isinstance(run, dict) and run.get("operation") in ("cutover", "deploy", "rollback") and run.get("audit_log"):
             self.log_path, self.run_id, self.sealed = str(run["audit_log"]), str(run["run_id"]), False
+            if self.writer is not None and (self.writer.path, self.writer.run_id) != (self.log_path, self.run_id):
+                self.writer = None
 
     def _record(self, result, status):
         self._notice_run(result)
         # Nothing before the playbook's own run_start record, nothing after its seal.
         if not self.log_path or self.sealed or not os.path.exists(self.log_path):
             return
-        delegated = (result._result.get("_ansible_delegated_vars") or {}).get("ansible_host")
+        delegated = (result.result.get("_ansible_delegated_vars") or {}).get("ansible_host")
         try:
-            fields = audit.task_record(result._host.get_name(), result._task.get_name(), result._task.action, status,
-                                       result._result, delegated)
-            audit.AuditWriter(self.log_path, self.run_id).append("task_result", **fields)
-        except audit.AuditError as exc:
-            if "sealed" in str(exc):
-                self.sealed = True
-                return
-            self._display.warning(f"audit_trail: task result not recorded in {self.log_path}: {exc}")
-        except (OSError, ValueError) as exc:
+            fields = audit.task_record(result.host.get_name(), recorded_name(result.task), result.task.action, status,
+                                       result.result, delegated)
+            # One writer for the run: it reads the log's last line only after another writer's record.
+            if self.writer is None:
+                self.writer = audit.AuditWriter(self.log_path, self.run_id)
+            self.writer.append("task_result", **fields)
+        except audit.RunSealed:
+            self.sealed = True
+        except (audit.AuditError, OSError, ValueError) as exc:
             self._display.warning(f"audit_trail: task result not recorded in {self.log_path}: {exc}")
 
     def v2_runner_on_ok(self, result):
-        self._record(result, "changed" if result._result.get("changed") else "ok")
+        self._record(result, "changed" if result.result.get("changed") else "ok")
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._record(result, "failed")
@@ -79,3 +85,14 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_unreachable(self, result):
         self._record(result, "unreachable")
+
+
+def recorded_name(task):
+    """A task's name for its record: a loop task's as written in the playbook."""
+    if task.loop is None and not task.loop_with:
+        return task.get_name()
+    written = (task.get_ds() or {}).get("name")
+    if not isinstance(written, str):
+        return task.get_name()
+    # pylint: disable-next=protected-access
+    return f"{task._role.get_name()} : {written}" if task._role else written

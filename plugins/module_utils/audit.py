@@ -84,6 +84,10 @@ def is_integer(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+class RunSealed(AuditError):
+    """The run's seal is the log's last record: nothing more can be appended."""
+
+
 def missing_library():
     """Name of a required library that is not installed, or None."""
     if rfc8785 is None:
@@ -150,7 +154,8 @@ class AuditWriter:
 
     Several writers may append to the same log (the audit_trail callback and the playbook's
     own records): each append takes an exclusive lock and continues the chain from the last
-    line on disk, which is read from the end of the file, not from its start."""
+    line on disk. A writer whose own append left the file as it is now reads nothing; after
+    another writer's append it reads the last line only, from the end of the file."""
 
     def __init__(self, path, run_id, private_key=None, clock=utc_now, sync=True):
         self.path = path
@@ -160,9 +165,18 @@ class AuditWriter:
         self.key_id = key_id_of(private_key.public_key()) if private_key else None
         self.clock = clock
         self.seq, self.prev = GENESIS_POSITION
+        self.known_state = None
         if os.path.exists(path):
             with open(path, "rb") as handle:
-                self.seq, self.prev = self._resume(handle)
+                self._catch_up(handle)
+
+    def _catch_up(self, handle):
+        """Takes the chain's position from the log's last line unless the log is as this
+        writer last read or wrote it."""
+        state = file_state(handle)
+        if state != self.known_state:
+            self.seq, self.prev = self._resume(handle)
+            self.known_state = state
 
     def _resume(self, handle):
         """Where the run's chain goes on: (next seq, hash of the last line). A file of
@@ -170,12 +184,14 @@ class AuditWriter:
         last = last_line(handle)
         if last is None:
             return GENESIS_POSITION
-        record = json.loads(last)
-        if record.get("run_id") != self.run_id:
-            raise AuditError(f"{self.path} holds run {record.get('run_id')}, not {self.run_id}: one log file per run")
-        if record.get("type") == "run_sealed":
-            raise AuditError(f"run {self.run_id} is sealed in {self.path}; nothing can be appended")
-        return record["seq"] + 1, hashlib.sha256(last).hexdigest()
+        run_id, seq, event_type = chain_position(last)
+        if run_id is None:
+            raise AuditError(f"the last line of {self.path} is not a complete audit record; nothing is appended")
+        if run_id != self.run_id:
+            raise AuditError(f"{self.path} holds run {run_id}, not {self.run_id}: one log file per run")
+        if event_type == "run_sealed":
+            raise RunSealed(f"run {self.run_id} is sealed in {self.path}; nothing can be appended")
+        return seq + 1, hashlib.sha256(last).hexdigest()
 
     def append(self, event_type, **fields):
         if event_type not in EVENT_TYPES:
@@ -187,7 +203,7 @@ class AuditWriter:
             raise AuditError(f"a {event_type} record must be signed: no signing key given")
         with open(self.path, "a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            self.seq, self.prev = self._resume(handle)
+            self._catch_up(handle)
             if event_type == "checkpoint":
                 fields["head"] = self.prev
             elif event_type == "run_sealed":
@@ -202,6 +218,7 @@ class AuditWriter:
             handle.flush()
             if self.sync:
                 os.fsync(handle.fileno())
+            self.known_state = file_state(handle)
         self.prev = hashlib.sha256(line).hexdigest()
         self.seq += 1
         return record
@@ -213,21 +230,74 @@ class AuditWriter:
         return self.append("run_sealed", outcome=outcome)
 
 
-def last_line(handle, block=4096):
-    """The last non-empty line of a binary file, read backwards from its end."""
+def file_state(handle):
+    """What changes whenever a file is written or replaced."""
+    status = os.fstat(handle.fileno())
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
+def last_line(handle, block=1 << 16):
+    """The last non-empty line of a binary file, read backwards from its end. Every block is
+    read and searched once and the line joined once: the work grows with the last line's
+    length, never with its square (a 10 MB record took 28 s to step over block by block)."""
     handle.seek(0, os.SEEK_END)
     position = handle.tell()
-    tail = b""
-    while position > 0:
+    blocks = []
+    content_seen = False
+    start = None
+    while position > 0 and start is None:
         step = min(block, position)
         position -= step
         handle.seek(position)
-        tail = handle.read(step) + tail
-        lines = [line for line in tail.split(b"\n") if line.strip()]
-        # The first piece may be cut; it is a whole line only at the start of the file.
-        if len(lines) > 1 or (lines and position == 0):
-            return lines[-1]
-    return None
+        chunk = handle.read(step)
+        blocks.append(chunk)
+        if not content_seen:
+            # Trailing blank lines are stepped over; the line ends at its last non-blank byte.
+            chunk = chunk.rstrip()
+            content_seen = bool(chunk)
+            if not content_seen:
+                continue
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            start = cut + 1
+    if not content_seen:
+        return None
+    tail = b"".join(reversed(blocks))[start or 0:]
+    return [line for line in tail.split(b"\n") if line.strip()][0]
+
+
+PREV_MEMBER = b'"prev":"'
+
+
+def chain_position(line):
+    """(run_id, seq, type) of the record on a log line, or (None, None, None) when the line
+    is not one. Canonical JSON sorts keys and run_id, seq and type sort after prev, so they are
+    decoded from the record's members from "prev" on: a large field sorting before it (colors,
+    evidence, hosts) is not. `"prev":"` after `{` or `,` is always a key (a quote inside a
+    string is escaped); the one of the record itself is the one whose members run to the end
+    of the line, a nested one leaves the rest of the line over."""
+    found = len(line)
+    members = None
+    while members is None:
+        found = line.rfind(PREV_MEMBER, 0, found)
+        if found < 1:
+            break
+        if line[found - 1:found] in (b"{", b","):
+            try:
+                members = json.loads(b"{" + line[found:])
+            except (ValueError, RecursionError):
+                members = None
+    if members is None:
+        try:
+            members = json.loads(line)
+        except (ValueError, RecursionError):
+            return None, None, None
+    if not isinstance(members, dict):
+        return None, None, None
+    run_id, seq, event_type = members.get("run_id"), members.get("seq"), members.get("type")
+    if not isinstance(run_id, str) or not is_integer(seq) or not isinstance(event_type, str):
+        return None, None, None
+    return run_id, seq, event_type
 
 
 TASK_STATUSES = ("ok", "changed", "failed", "skipped", "unreachable")
@@ -235,14 +305,17 @@ TASK_STATUSES = ("ok", "changed", "failed", "skipped", "unreachable")
 
 def task_record(host, task, action, status, result, delegated_to=None):
     """The audit fields of one task result: an allow-list of what happened, never the
-    result's content (which may hold secrets); a `no_log` task says only that it was censored."""
+    result's content (which may hold secrets). A `no_log` task says only that it was
+    censored: not even its name, which may hold a secret once templated."""
     if status not in TASK_STATUSES:
         raise AuditError(f"unknown task status {status!r}")
-    record = {"host": str(host), "task": str(task), "action": str(action), "status": status}
-    if delegated_to and delegated_to != host:
-        record["delegated_to"] = str(delegated_to)
+    record = {"host": str(host), "action": str(action), "status": status}
     if result.get("_ansible_no_log"):
         record["censored"] = True
+    else:
+        record["task"] = str(task)
+    if delegated_to and delegated_to != host:
+        record["delegated_to"] = str(delegated_to)
     return record
 
 

@@ -1,7 +1,19 @@
-"""audit_event and audit_verify through Ansible, on the controller."""
+"""The audit modules, the audit_trail callback and the playbooks' audit copy through Ansible."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat, load_pem_public_key
 from lb_harness import run_module
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import audit
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
 def keypair(tmp_path):
@@ -51,6 +63,53 @@ def test_checkpoint_without_a_key_writes_nothing(tmp_path):
     result = run_module("audit_event", {"path": str(log), "run_id": "run-1", "type": "checkpoint", "fields": {"phase": "x"}})
     assert result["failed"] is True and "must be signed" in result["msg"]
     assert not log.exists() or log.read_text() == ""
+
+
+def public_keys(public):
+    key = load_pem_public_key(Path(public).read_bytes())
+    return {audit.key_id_of(key): key}
+
+
+def run_playbook(tmp_path, plays, inventory):
+    """Runs plays with the collection's ansible.cfg (the audit_trail callback enabled)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump(plays, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_LOCALHOST_WARNING": "0"}
+    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory.yml"), str(playbook)],
+                          capture_output=True, text=True, env=env, check=False)
+
+
+def run_settings(tmp_path, private):
+    """The settings fact the preflight sets, as much of it as audit.yml and audit_copied.yml use."""
+    return {"operation": "cutover", "run_id": "run-7", "audit_log": str(tmp_path / "controller" / "run-7.jsonl"),
+            "audit_key": private, "audit_fail_closed": True, "audit_copy_dir": str(tmp_path / "copies")}
+
+
+def test_the_callback_records_no_secret_task_name_and_loop_tasks_by_their_written_name(tmp_path):
+    private, public = keypair(tmp_path)
+    settings = run_settings(tmp_path, private)
+    record = str(ROOT / "playbooks" / "tasks" / "audit.yml")
+    plays = [{"name": "A run with secrets in task names", "hosts": "localhost", "connection": "local", "gather_facts": False,
+              "vars": {"token": "s3cr3t-8c1f"}, "tasks": [
+                  {"name": "Settings", "ansible.builtin.set_fact": {"bluegreen_run": settings}},
+                  {"name": "Start", "ansible.builtin.import_tasks": record, "vars": {"audit_type": "run_start"}},
+                  {"name": "Use {{ token }}", "ansible.builtin.debug": {"msg": "x"}, "no_log": True},
+                  {"name": "Skip {{ token }}", "ansible.builtin.debug": {"msg": "x"}, "no_log": True, "when": False},
+                  {"name": "Step {{ item }}", "ansible.builtin.debug": {"msg": "{{ item }}"}, "loop": [5, 25]},
+                  {"name": "Seal", "ansible.builtin.import_tasks": record,
+                   "vars": {"audit_type": "run_sealed", "audit_fields": {"outcome": "succeeded"}}},
+              ]}]
+    ran = run_playbook(tmp_path, plays, {"all": {"hosts": {"localhost": {"ansible_python_interpreter": sys.executable}}}})
+    assert ran.returncode == 0, ran.stdout[-3000:]
+    log = Path(settings["audit_log"])
+    assert b"s3cr3t" not in log.read_bytes()
+    tasks = [json.loads(line) for line in log.read_bytes().splitlines() if b'"task_result"' in line]
+    debug = [task for task in tasks if task["action"] == "ansible.builtin.debug"]
+    assert [(task.get("task"), task["status"], task.get("censored")) for task in debug] == [
+        (None, "ok", True), (None, "skipped", True), ("Step {{ item }}", "ok", None)]
+    assert not any("undefined" in task.get("task", "") for task in tasks)
+    assert audit.verify_file(str(log), public_keys(public))["ok"]
 
 
 def test_a_hostile_log_is_reported_by_the_module_not_raised(tmp_path):

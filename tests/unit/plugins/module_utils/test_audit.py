@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -333,3 +334,65 @@ def test_command_line_exit_code_2_when_it_cannot_run(tmp_path):
     deep.write_bytes(b"[" * 100000 + b"\n")
     ran = subprocess.run(tool + [str(deep), "--public-key", str(public)], capture_output=True, check=False, env=env)
     assert ran.returncode == 1 and b"Traceback" not in ran.stderr
+
+
+def test_the_next_append_after_a_large_record_reads_its_line_once(tmp_path):
+    path = tmp_path / "large.jsonl"
+    playbook = audit.AuditWriter(str(path), "run-9", KEY)
+    playbook.append("run_start", actor="alice")
+    playbook.append("gate_result", verdict="pass", evidence={"note": "x" * (4 << 20)})
+    started = time.perf_counter()
+    callback = audit.AuditWriter(str(path), "run-9", KEY)
+    callback.append("task_result", task="Record the gate")
+    elapsed = time.perf_counter() - started
+    # Stepping over the record block by block re-split a growing buffer: 4 MB took seconds.
+    assert elapsed < 0.5, f"{elapsed:.2f} s to append after a 4 MB record"
+    playbook.seal("succeeded")
+    assert audit.verify_file(str(path), KEYS)["ok"]
+
+
+def test_a_writer_reads_the_last_line_only_after_another_writers_append(tmp_path, monkeypatch):
+    reads = []
+    real_last_line = audit.last_line
+    monkeypatch.setattr(audit, "last_line", lambda handle: reads.append(1) or real_last_line(handle))
+    path = tmp_path / "two.jsonl"
+    playbook = audit.AuditWriter(str(path), "run-10", KEY)
+    playbook.append("run_start", actor="alice")
+    reads.clear()
+    callback = audit.AuditWriter(str(path), "run-10", KEY)
+    assert len(reads) == 1
+    for number in range(5):
+        callback.append("task_result", task=f"Task {number}")
+    assert len(reads) == 1, "the writer that made the last append read the log again"
+    playbook.append("gate_result", verdict="pass")
+    assert len(reads) == 2
+    callback.append("task_result", task="After the gate")
+    assert len(reads) == 3
+    playbook.seal("succeeded")
+    report = audit.verify_file(str(path), KEYS)
+    assert report["ok"] and report["records"] == 9, report
+
+
+@pytest.mark.parametrize("line, position", [
+    (b'{"prev":"a","run_id":"r","seq":3,"type":"gate_result","v":1}', ("r", 3, "gate_result")),
+    (b'{"evidence":{"prev":"x","run_id":"fake","seq":99,"type":"run_sealed"},"prev":"a","run_id":"r","seq":3,'
+     b'"type":"gate_result","v":1}', ("r", 3, "gate_result")),
+    (b'{"prev":"a","run_id":"r","seq":3,"type":"gate_result","v":1,"verdict":{"prev":"x","run_id":"f","seq":9,'
+     b'"type":"run_sealed"}}', ("r", 3, "gate_result")),
+    (b'{"note":"{\\"prev\\":\\"x\\"}","prev":"a","run_id":"r","seq":3,"type":"run_sealed","v":1}', ("r", 3, "run_sealed")),
+    (b'{"seq": 4, "run_id": "r", "type": "checkpoint"}', ("r", 4, "checkpoint")),
+    (b'{"prev":"a","run_id":"r","seq":true,"type":"gate_result"}', (None, None, None)),
+    (b'{"prev":"a","run_id":"r","seq":3,"type":"gate', (None, None, None)),
+    (b'[1]', (None, None, None)),
+])
+def test_the_chain_position_is_read_from_the_records_own_members(line, position):
+    assert audit.chain_position(line) == position
+
+
+def test_a_torn_last_line_stops_the_writer(tmp_path):
+    path = tmp_path / "torn.jsonl"
+    audit.AuditWriter(str(path), "run-11", KEY).append("run_start", actor="alice")
+    with open(path, "ab") as handle:
+        handle.write(b'{"prev":"0","run_id":"run-11","se')
+    with pytest.raises(audit.AuditError, match="not a complete audit record"):
+        audit.AuditWriter(str(path), "run-11", KEY)
