@@ -18,6 +18,10 @@ description:
   - Never rewrites the copy. A copy that is not a prefix of the controller's log (a record
     differs, or it holds more records) fails the task, names the first differing record and
     appends nothing, so the copy keeps the evidence of the alteration.
+  - Lines to append must continue the log's hash chain (each record's C(prev) is the SHA-256
+    of the line before it); a line that does not, for example a record broken at a U+2028 by
+    C(splitlines()), fails the task before anything is written. After writing, the copy is
+    read back and must hold exactly the controller's lines.
   - Needs only the Python standard library on the audit host; the copy is checked with
     M(tracegate.bluegreen.audit_verify) like the original.
 author: tracegate.bluegreen developers (@tracegate)
@@ -38,8 +42,9 @@ options:
     required: true
   lines:
     description:
-      - Every line of the controller's log, in order, for example
-        C("{{ lookup('ansible.builtin.file', log).splitlines() }}").
+      - Every line of the controller's log, in order, split at line feeds only, for example
+        C("{{ lookup('ansible.builtin.file', log).split('\n') }}"). Not C(splitlines()), which
+        also splits at U+2028, U+2029 and U+0085, characters a record holds as they are.
     type: list
     elements: str
     required: true
@@ -52,7 +57,7 @@ EXAMPLES = r"""
 - name: Copy the run's audit log to every audit host before the traffic change
   tracegate.bluegreen.audit_copy:
     path: "/var/log/tracegate-bluegreen/{{ bluegreen_run_id }}.jsonl"
-    lines: "{{ lookup('ansible.builtin.file', bluegreen_audit_log).splitlines() }}"
+    lines: "{{ lookup('ansible.builtin.file', bluegreen_audit_log).split('\\n') }}"
   delegate_to: "{{ item }}"
   loop: "{{ groups['bluegreen_audit'] }}"
   run_once: true
@@ -73,7 +78,7 @@ records:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.audit_copy import CopyDiverged, append_lines, plan_append
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.audit_copy import CopyRefused, append_lines, check_copy, plan_append
 
 
 def main():
@@ -92,7 +97,8 @@ def main():
         held, new_lines = plan_append(path, lines)
         if new_lines and not module.check_mode:
             append_lines(path, new_lines)
-    except CopyDiverged as exc:
+            check_copy(path, lines)
+    except CopyRefused as exc:
         module.fail_json(msg=str(exc))
     except (OSError, UnicodeDecodeError) as exc:
         module.fail_json(msg=f"audit copy {path}: {exc}")

@@ -86,6 +86,31 @@ def run_settings(tmp_path, private):
             "audit_key": private, "audit_fail_closed": True, "audit_copy_dir": str(tmp_path / "copies")}
 
 
+def test_the_playbooks_copy_records_holding_line_separators_whole(tmp_path):
+    private, public = keypair(tmp_path)
+    settings = run_settings(tmp_path, private)
+    record = str(ROOT / "playbooks" / "tasks" / "audit_copied.yml")
+    # Span operation names, chosen by the release under test, are gate evidence keys.
+    evidence = {"GET /a\u2028b": {"requests": 3}, "GET /c\u2029d": {"requests": 4}, "GET /e\u0085f": {"requests": 5}}
+    records = [("Start", "run_start", {"actor": "alice"}), ("Gate", "gate_result", {"evidence": evidence}),
+               ("Seal", "run_sealed", {"outcome": "succeeded"})]
+    plays = [{"name": "Record and copy", "hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [
+        {"name": "Settings", "ansible.builtin.set_fact": {"bluegreen_run": settings}},
+        *({"name": name, "ansible.builtin.include_tasks": record, "vars": {"audit_type": audit_type, "audit_fields": fields}}
+          for name, audit_type, fields in records),
+    ]}]
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = {"all": {"hosts": {"localhost": local}, "children": {"bluegreen_audit": {"hosts": {"audit-1": local}}}}}
+    ran = run_playbook(tmp_path, plays, inventory)
+    assert ran.returncode == 0, ran.stdout[-3000:]
+    controller = Path(settings["audit_log"])
+    copy = tmp_path / "copies" / "run-7.jsonl"
+    assert "\u2028".encode() in controller.read_bytes()
+    assert copy.read_bytes() == controller.read_bytes()
+    report = audit.verify_file(str(copy), public_keys(public))
+    assert report["ok"], report["problems"]
+
+
 def test_the_callback_records_no_secret_task_name_and_loop_tasks_by_their_written_name(tmp_path):
     private, public = keypair(tmp_path)
     settings = run_settings(tmp_path, private)
