@@ -15,20 +15,45 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import os
+import re
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.audit import printable
 
 COLORS = {"blue": "#1f5fbf", "green": "#1e8c3a"}
+# Run ids as the playbooks make them (<operation>-<UTC time>-<random>, awx-<job id>); the
+# report's files are named after the run only when its id is such a name.
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
 def load_records(lines):
+    """The records of a log's lines; a line that is not a JSON object is kept as `unreadable`
+    (the report is rendered for a log that does not verify too)."""
     records = []
     for raw in lines:
         raw = raw.strip()
         if raw:
             try:
-                records.append(json.loads(raw))
-            except ValueError:
-                records.append({"type": "unreadable", "raw": raw[:200].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:200]})
+                record = json.loads(raw)
+            except (ValueError, RecursionError):
+                record = None
+            if not isinstance(record, dict):
+                text = raw[:200].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:200]
+                record = {"type": "unreadable", "raw": text}
+            records.append(record)
     return records
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value):
+    """A number to chart, or None: a record's values are whatever its line holds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if isinstance(value, int) or math.isfinite(value) else None
 
 
 def summarize(records):
@@ -40,20 +65,19 @@ def summarize(records):
     split = []
     for record in changes:
         if record.get("type") == "traffic_change":
-            split.append((record.get("ts", ""), record.get("split_after", {}), f"step {record.get('step')}"))
+            split.append((str(record.get("ts", "")), _mapping(record.get("split_after")), f"step {_fmt(record.get('step'))}"))
         else:
             to_color = record.get("to_color")
-            if to_color in COLORS:
+            if isinstance(to_color, str) and to_color in COLORS:
                 other = "green" if to_color == "blue" else "blue"
-                split.append((record.get("ts", ""), {to_color: 100, other: 0}, f"rollback: {record.get('reason', '')}"))
+                split.append((str(record.get("ts", "")), {to_color: 100, other: 0}, f"rollback: {_fmt(record.get('reason', ''))}"))
     steps = []
     for gate in gates:
-        colors = gate.get("colors") or {}
+        colors = _mapping(gate.get("colors"))
         if colors:
-            steps.append({"label": f"{gate.get('gate')} {gate.get('step', '')}".strip(), "verdict": gate.get("verdict"),
-                          "colors": {c: {"error_rate": (colors.get(c) or {}).get("error_rate"),
-                                         "p95_ms": (colors.get(c) or {}).get("p95_ms"),
-                                         "requests": (colors.get(c) or {}).get("requests")} for c in COLORS}})
+            steps.append({"label": f"{_fmt(gate.get('gate'))} {_fmt(gate.get('step', ''))}".strip(), "verdict": gate.get("verdict"),
+                          "colors": {c: {key: _number(_mapping(colors.get(c)).get(key)) for key in ("error_rate", "p95_ms", "requests")}
+                                     for c in COLORS}})
     return {"run_id": (records[0].get("run_id") if records else None), "start": start, "seal": seal, "gates": gates,
             "changes": changes, "split": split, "steps": steps, "tasks": sum(1 for r in records if r.get("type") == "task_result")}
 
@@ -87,7 +111,7 @@ def _svg_lines(title, series, labels, unit, width=640, height=200):
 
 def charts(summary):
     labels_split = [label.split(":")[0] for _ts, _split, label in summary["split"]]
-    split_series = {c: [float(s.get(c, 0) or 0) for _ts, s, _label in summary["split"]] for c in COLORS}
+    split_series = {c: [float(_number(s.get(c)) or 0) for _ts, s, _label in summary["split"]] for c in COLORS}
     labels_steps = [s["label"].replace("trace_health ", "") for s in summary["steps"]]
     errors = {c: [s["colors"][c]["error_rate"] for s in summary["steps"]] for c in COLORS}
     p95 = {c: [s["colors"][c]["p95_ms"] for s in summary["steps"]] for c in COLORS}
@@ -106,6 +130,11 @@ def _fmt(value):
     return str(value)
 
 
+def _row(*cells):
+    """A Markdown table row; a cell is one line without a `|` whatever the record holds."""
+    return "| " + " | ".join(" ".join(_fmt(cell).replace("|", "/").split()) for cell in cells) + " |"
+
+
 def render_markdown(summary, verification):
     start, seal = summary["start"], summary["seal"]
     lines = [f"# Audit report: run {summary['run_id']}", "",
@@ -116,7 +145,7 @@ def render_markdown(summary, verification):
                      f"{verification.get('first_bad', {}).get('problem')}")
     for key in ("operation", "actor", "actor_source", "controller", "change_ticket", "environment", "service"):
         lines.append(f"- {key.replace('_', ' ')}: {_fmt(start.get(key))}")
-    release = start.get("release") or {}
+    release = _mapping(start.get("release"))
     lines.append(f"- release: {_fmt(release.get('version'))} (sha256 {_fmt(release.get('sha256'))})")
     lines.append(f"- started: {_fmt(start.get('ts'))}; sealed: {_fmt(seal.get('ts'))} with outcome **{_fmt(seal.get('outcome'))}**")
     lines.append(f"- seal signature: key `{_fmt(seal.get('key_id'))}`, `{_fmt(seal.get('sig'))}`")
@@ -124,18 +153,18 @@ def render_markdown(summary, verification):
     lines += ["", "## Gates", "", "| time | gate | step | verdict | blue req / err / p95 | green req / err / p95 | reason |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for gate in summary["gates"]:
-        colors = gate.get("colors") or {}
+        colors = _mapping(gate.get("colors"))
         cells = []
         for color in COLORS:
-            numbers = colors.get(color) or {}
+            numbers = _mapping(colors.get(color))
             cells.append(f"{_fmt(numbers.get('requests'))} / {_fmt(numbers.get('errors'))} / {_fmt(numbers.get('p95_ms'))}")
-        reason = (gate.get("reasons") or [""])[0].replace("|", "/")
-        lines.append(f"| {gate.get('ts', '')} | {gate.get('gate')} | {_fmt(gate.get('step'))} | {gate.get('verdict')} | "
-                     f"{cells[0]} | {cells[1]} | {reason} |")
+        reasons = gate.get("reasons")
+        reason = _fmt(reasons[0] if isinstance(reasons, list) and reasons else "")
+        lines.append(_row(gate.get("ts", ""), gate.get("gate"), gate.get("step"), gate.get("verdict"), *cells, reason))
     lines += ["", "## Traffic", "", "| time | change | blue % | green % |", "| --- | --- | --- | --- |"]
     for ts, split, label in summary["split"]:
-        lines.append(f"| {ts} | {label.replace('|', '/')} | {_fmt(split.get('blue'))} | {_fmt(split.get('green'))} |")
-    return "\n".join(lines) + "\n"
+        lines.append(_row(ts, label, split.get("blue"), split.get("green")))
+    return printable("\n".join(lines) + "\n")
 
 
 def render_html(summary, verification):
@@ -169,5 +198,14 @@ def render_html(summary, verification):
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}p{margin:2px 0}")
     title = html.escape(f"Audit report: run {summary['run_id']}")
-    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title}</title><style>{style}</style></head>"
-            f"<body>{''.join(body)}</body></html>\n")
+    return printable(f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title}</title><style>{style}</style></head>"
+                     f"<body>{''.join(body)}</body></html>\n")
+
+
+def report_name(summary, log_path):
+    """The report files' name: the run id, or the log's own name when the id taken from the
+    log could not name a file in the report directory (a path, or not a string at all)."""
+    run_id = summary["run_id"]
+    if isinstance(run_id, str) and FILE_NAME.match(run_id):
+        return run_id
+    return os.path.splitext(os.path.basename(log_path))[0]

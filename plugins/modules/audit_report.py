@@ -39,6 +39,11 @@ options:
     type: list
     elements: path
     required: true
+  run_id:
+    description:
+      - The run the log must belong to. Unset, the log's own first record names it, so a log
+        replaced whole by another complete run signed with the same key would verify.
+    type: str
   dest_dir:
     description: Directory for C(<run id>.html) and C(<run id>.md); the log's directory by default.
     type: path
@@ -56,6 +61,7 @@ EXAMPLES = r"""
 - name: Render the report of a cutover
   tracegate.bluegreen.audit_report:
     log: /var/log/tracegate/cutover-20261125T150102Z-4f2a1c.jsonl
+    run_id: cutover-20261125T150102Z-4f2a1c
     public_keys: [/etc/tracegate/audit-signing.pub]
   delegate_to: localhost
 """
@@ -92,6 +98,7 @@ def main():
         argument_spec={
             "log": {"type": "path", "required": True},
             "public_keys": {"type": "list", "elements": "path", "required": True},
+            "run_id": {"type": "str"},
             "dest_dir": {"type": "path"},
             "allow_invalid": {"type": "bool", "default": False},
         },
@@ -103,11 +110,11 @@ def main():
     try:
         with open(p["log"], "rb") as handle:
             lines = handle.readlines()
-        verification = audit.verify_lines(lines, audit.load_public_keys(p["public_keys"]))
-    except (OSError, ValueError, audit.AuditError) as exc:
+        verification = audit.verify_lines(lines, audit.load_public_keys(p["public_keys"]), p["run_id"])
+    except (OSError, audit.AuditError) as exc:
         module.fail_json(msg=f"reading {p['log']} or its keys failed: {exc}")
     summary = audit_report.summarize(audit_report.load_records(lines))
-    name = summary["run_id"] or os.path.splitext(os.path.basename(p["log"]))[0]
+    name = audit_report.report_name(summary, p["log"])
     directory = p["dest_dir"] or os.path.dirname(os.path.abspath(p["log"]))
     outputs = {
         os.path.join(directory, f"{name}.html"): audit_report.render_html(summary, verification),
@@ -130,7 +137,7 @@ def main():
                     module.fail_json(msg=f"writing {path} failed: {exc}")
     html_path, markdown_path = outputs
     result = {"changed": changed, "verification": verification, "html": html_path, "markdown": markdown_path,
-              "outcome": str(summary["seal"].get("outcome", "not sealed"))}
+              "outcome": audit.printable(str(summary["seal"].get("outcome", "not sealed")))}
     if not verification["ok"] and not p["allow_invalid"]:
         first = verification.get("first_bad", {})
         module.fail_json(msg=f"{p['log']} does not verify: line {first.get('line')}: {first.get('problem')}", **result)

@@ -137,6 +137,20 @@ def test_the_callback_records_no_secret_task_name_and_loop_tasks_by_their_writte
     assert audit.verify_file(str(log), public_keys(public))["ok"]
 
 
+def test_the_report_pins_the_run_it_is_asked_for(tmp_path):
+    private, public = keypair(tmp_path)
+    log = tmp_path / "cutover-1.jsonl"
+    writer = audit.AuditWriter(str(log), "cutover-2", audit.load_private_key(private))
+    writer.append("run_start", operation="cutover", actor="mallory")
+    writer.seal("succeeded")
+    pinned = run_module("audit_report", {"log": str(log), "public_keys": [public], "run_id": "cutover-1",
+                                         "dest_dir": str(tmp_path / "report")})
+    assert pinned["failed"] is True and pinned["verification"]["ok"] is False
+    assert "cutover-2" in pinned["msg"] and "cutover-1" in pinned["msg"]
+    unpinned = run_module("audit_report", {"log": str(log), "public_keys": [public], "dest_dir": str(tmp_path / "report")})
+    assert not unpinned.get("failed") and unpinned["verification"]["ok"] is True
+
+
 def test_a_hostile_log_is_reported_by_the_module_not_raised(tmp_path):
     _private, public = keypair(tmp_path)
     log = tmp_path / "hostile.jsonl"
