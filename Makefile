@@ -114,11 +114,11 @@ bench: bench-switch bench-judge bench-audit bench-cutover
 bench-cutover: collection host-packages lab-up
 	python3 benchmarks/bench_cutover.py
 
-# Verification of a 100,000-record audit log.
+# Verification of a 100,000-record audit log, and an append after a 10 MiB record.
 bench-audit: collection
 	python3 benchmarks/bench_audit.py
 
-# P4 (analysis of 100,000 spans vs json.loads) and P6 (false-fail and detection rates).
+# P4 (analysis of 100,000 spans answered by the real Jaeger vs json.loads) and P6 (false-fail and detection rates).
 bench-judge: collection trace-backends
 	python3 benchmarks/bench_judge.py
 

@@ -109,7 +109,8 @@ def verify_log(audit, log):
                              str(Path(audit["bluegreen_audit_dir"]) / "signing.pub")], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stdout
-    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    # Records end in a line feed only: splitlines() would also break at U+2028 inside a record.
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").split("\n") if line]
 
 
 def new_color(lines):
