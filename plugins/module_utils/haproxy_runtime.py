@@ -45,12 +45,12 @@ class RuntimeApiError(Exception):
     """Anything the Runtime API refused or could not answer; the message names the object."""
 
 
-def check_name(kind, name):
+def check_name(field, kind, name):
     """Refuses names HAProxy cannot hold, before anything is sent: a name with `;`, a space or
     a newline would otherwise smuggle a second command into the socket."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise RuntimeApiError(
-            f"invalid {kind} name {lb_input.shown(name)}: HAProxy names hold only letters, digits and _ . : - "
+            f"{field}: invalid {kind} name {lb_input.shown(name)}: HAProxy names hold only letters, digits and _ . : - "
             "(at most 2000)"
         )
     return name
@@ -296,30 +296,30 @@ def plan_changes(current, weights=None, server_weights=None, states=None, server
     RuntimeApiError naming the first bad input: unknown server, color without servers,
     weight out of range, or a backend left with no weight on any ready server.
     """
-    weights, server_weights = weights or {}, server_weights or {}
     states, server_states = states or {}, server_states or {}
-    for color in list(weights) + list(states):
-        if color not in COLORS:
-            raise RuntimeApiError(f"unknown color {lb_input.shown(color)}: colors are {', '.join(COLORS)}")
+    for field, colors in (("weights", weights or {}), ("states", states)):
+        for color in colors:
+            if color not in COLORS:
+                raise RuntimeApiError(f"{field}: unknown color {lb_input.shown(color)}: colors are {', '.join(COLORS)}")
     weights = lb_input.weights("weights", weights, RuntimeApiError)
     server_weights = lb_input.weights("server_weights", server_weights, RuntimeApiError)
-    for name, value in list(states.items()) + list(server_states.items()):
-        if value not in ADMIN_STATES:
-            raise RuntimeApiError(
-                f"state of {lb_input.shown(name)} must be one of {', '.join(ADMIN_STATES)}, got {lb_input.shown(value)}"
-            )
+    for field, values in (("states", states), ("server_states", server_states)):
+        for name, value in values.items():
+            if not isinstance(value, str) or value not in ADMIN_STATES:
+                raise RuntimeApiError(f"{field}: the state of {lb_input.shown(name)} must be one of "
+                                      f"{', '.join(ADMIN_STATES)}, got {lb_input.shown(value)}")
     backends = sorted({key[0] for key in current})
-    by_server = {}
-    for key, state in current.items():
-        by_server.setdefault(state.server, []).append(key)
-    for server in list(server_weights) + list(server_states):
-        check_name("server", server)
-        if server not in by_server:
-            raise RuntimeApiError(f"unknown server {server!r} in backend(s) {', '.join(backends)}")
-    for color in list(weights) + list(states):
-        for backend in backends:
-            if not any(s.color == color for s in current.values() if s.backend == backend):
-                raise RuntimeApiError(f"backend {backend!r} has no {color} servers (named {color}_<host>)")
+    servers = {state.server for state in current.values()}
+    for field, values in (("server_weights", server_weights), ("server_states", server_states)):
+        for server in values:
+            check_name(field, "server", server)
+            if server not in servers:
+                raise RuntimeApiError(f"{field}: unknown server {server!r} in backend(s) {', '.join(backends)}")
+    for field, colors in (("weights", weights), ("states", states)):
+        for color in colors:
+            for backend in backends:
+                if not any(s.color == color for s in current.values() if s.backend == backend):
+                    raise RuntimeApiError(f"{field}: backend {backend!r} has no {color} servers (named {color}_<host>)")
 
     wanted = {}
     for key, state in current.items():
@@ -412,7 +412,7 @@ class BackendSwitch:
     def __init__(self, address, backends, timeout=5.0):
         parse_address(address)
         self.address = address
-        self.backends = [check_name("backend", b) for b in backends]
+        self.backends = [check_name("backends", "backend", b) for b in backends]
         if not self.backends:
             raise RuntimeApiError("no backend given")
         self.timeout = lb_input.seconds("timeout", timeout, RuntimeApiError)
@@ -429,8 +429,9 @@ class BackendSwitch:
         holds (or the prediction in check mode). Servers of a `require_up` color that the
         change leaves with weight must answer `ask` ({name: address} -> {name: reason})
         first, or nothing is changed."""
-        for server in list(server_weights or {}) + list(server_states or {}):
-            check_name("server", server)
+        for field, values in (("server_weights", server_weights or {}), ("server_states", server_states or {})):
+            for server in values:
+                check_name(field, "server", server)
         health_timeout = lb_input.seconds("health_timeout", health_timeout, RuntimeApiError, allow_zero=True)
         with RuntimeSession(self.address, self.timeout) as session:
             before = self.read(session)

@@ -56,7 +56,9 @@ TIME_VALUE = re.compile(r"(?:[0-9]+[yMwdhms])*[0-9]*")
 # log, `2026/11/30 08:01:19 [level] 123#123: text`; with ` in file:line` when it is about a
 # place in a configuration file. A quoted word of the configuration may span lines.
 NGINX_MESSAGE_PREFIX = r"(?:nginx: |[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} )\[(?P<level>[a-z]+)\] (?:[0-9]+#[0-9]+: )?"
-NGINX_MESSAGE = re.compile(NGINX_MESSAGE_PREFIX + r"(?P<text>.*?)(?: in (?P<file>/.*?):(?P<line>[0-9]+))?", re.DOTALL)
+# The place is the last ` in /file:line`: the quoted words before it may hold ` in /` too.
+NGINX_MESSAGE_AT = re.compile(NGINX_MESSAGE_PREFIX + r"(?P<text>.*) in (?P<file>/[^\n]*?):(?P<line>[0-9]+)", re.DOTALL)
+NGINX_MESSAGE = re.compile(NGINX_MESSAGE_PREFIX + r"(?P<text>.*)", re.DOTALL)
 NGINX_LINE_START = re.compile(r"^(?=nginx: |[0-9]{4}/[0-9]{2}/[0-9]{2} )", re.MULTILINE)
 QUOTED_PATH = re.compile(r'"/[^"\s]*"')
 
@@ -198,17 +200,20 @@ def nginx_message(output, own_file=None):
     shown = []
     for record in NGINX_LINE_START.split(output.strip()):
         record = record.strip()
-        match = NGINX_MESSAGE.fullmatch(record)
         if not record:
             continue
-        if not match:
+        located = NGINX_MESSAGE_AT.fullmatch(record)
+        message = located or NGINX_MESSAGE.fullmatch(record)
+        if not message:
             shown.append(record)
             continue
-        level, text, path, line = match.group("level", "text", "file", "line")
-        if path is not None and path == own_file:
-            shown.append(f"nginx: [{level}] {text} in {path}:{line}")
-        elif path:
-            shown.append(f"nginx: [{level}] (text withheld: it quotes that file) in {path}:{line}")
+        level, text = message.group("level", "text")
+        if located:
+            place = f"{located.group('file')}:{located.group('line')}"
+            if located.group("file") == own_file:
+                shown.append(f"nginx: [{level}] {text} in {place}")
+            else:
+                shown.append(f"nginx: [{level}] (text withheld: it quotes that file) in {place}")
         elif '"' in QUOTED_PATH.sub("", text) or "\n" in text:
             shown.append(f"nginx: [{level}] (text withheld: it may quote a configuration file)")
         else:
@@ -288,7 +293,7 @@ def plan_weights(servers, weights, server_weights=None, current=None):
     current = {s.address: s.weight for s in (current or [])}
     for color in weights or {}:
         if color not in COLORS:
-            raise UpstreamError(f"unknown color {lb_input.shown(color)}: colors are {', '.join(COLORS)}")
+            raise UpstreamError(f"weights: unknown color {lb_input.shown(color)}: colors are {', '.join(COLORS)}")
     weights = lb_input.weights("weights", weights, UpstreamError)
     server_weights = lb_input.weights("server_weights", server_weights, UpstreamError)
     for color in weights:
@@ -307,11 +312,30 @@ def plan_weights(servers, weights, server_weights=None, current=None):
         elif address in current:
             weight = current[address]
         else:
-            raise UpstreamError(f"no weight given for {address} ({color}) and none in the current upstream")
+            raise UpstreamError(f"weights: no weight given for {address} ({color}) and none in the current upstream")
         planned.append(UpstreamServer(address, color, weight))
     if not any(s.weight > 0 for s in planned):
         raise UpstreamError("refusing a split in which no server has a weight above 0")
     return planned
+
+
+def planned_include(name, before, servers=None, weights=None, server_weights=None, server_params=None, keepalive=32,
+                    nginx_build=None):
+    """Everything a call asks for, checked, as (servers after the call, include text,
+    generation): `servers` ([{address, color}]) replaces those of the include read as
+    `before`; `server_params` is text (None for the default). Raises UpstreamError naming the
+    first bad field; nothing here reads or writes a file or runs a program but `nginx_build`."""
+    name = check_upstream_name(name)
+    if servers:
+        checked = check_servers(servers)
+    elif before:
+        checked = [(s.address, s.color) for s in before]
+    else:
+        raise UpstreamError("servers: none given and none found in the include")
+    after = plan_weights(checked, weights, server_weights, before)
+    params = DEFAULT_SERVER_PARAMETERS if server_params is None else ServerParameters(server_params, nginx_build)
+    content, generation = render(name, after, params, keepalive)
+    return after, content, generation
 
 
 def generation_of(name, servers):

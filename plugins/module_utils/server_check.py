@@ -14,6 +14,8 @@ import socket
 import threading
 import time
 
+from . import lb_input
+
 # A host name, IPv4 or IPv6 address: the characters that can go into a Host header as they are.
 HOST = re.compile(r"[A-Za-z0-9._:-]+")
 # An absolute path in printable ASCII, no spaces: the characters a request line holds as they are.
@@ -28,7 +30,7 @@ def split_address(address):
     host, _sep, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not HOST.fullmatch(host) or not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
-        raise ValueError(f"{address!r} is not host:port (port 1 to 65535)")
+        raise ValueError(f"{lb_input.shown(address)} is not host:port (port 1 to 65535)")
     return host, int(port)
 
 
@@ -36,7 +38,7 @@ def check_health_path(path):
     """`path` as given when it is empty (a TCP connection only) or an absolute path that can
     go into a request line as it is; ValueError naming health_path otherwise."""
     if path and not (isinstance(path, str) and HEALTH_PATH.fullmatch(path)):
-        raise ValueError(f"health_path {path!r} must be empty or an absolute path of printable ASCII without spaces")
+        raise ValueError(f"health_path {lb_input.shown(path)} must be empty or an absolute path of printable ASCII without spaces")
     return path
 
 

@@ -202,14 +202,11 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import server_check
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.nginx_upstream import (
-    ServerParameters,
     UpstreamError,
     UpstreamSwitch,
-    check_servers,
     check_upstream_name,
     nginx_build,
-    plan_weights,
-    render,
+    planned_include,
     traffic_split,
 )
 
@@ -278,15 +275,10 @@ def main():
         if previous_text is not None and not p["force"]:
             module.exit_json(changed=False, before=[s.as_dict() for s in before], after=[s.as_dict() for s in before],
                              split_before=traffic_split(before), split_after=traffic_split(before), generation=before_generation)
-        if p["servers"]:
-            servers = check_servers(p["servers"])
-        elif before:
-            servers = [(s.address, s.color) for s in before]
-        else:
-            raise UpstreamError(f"servers: none given and none found in {switch.path}")
-        after = plan_weights(servers, p["weights"], p["server_weights"], before)
-        server_params = ServerParameters(p["server_params"], lambda: nginx_build(run_command, p["nginx_binary"]))
-        content, generation = render(name, after, server_params, p["keepalive"])
+        after, content, generation = planned_include(
+            name, before, p["servers"], p["weights"], p["server_weights"], p["server_params"], p["keepalive"],
+            lambda: nginx_build(run_command, p["nginx_binary"]),
+        )
     except (UpstreamError, ValueError) as exc:
         module.fail_json(msg=str(exc))
 

@@ -57,11 +57,11 @@ def test_admin_state_flags(flags, state):
 @pytest.mark.parametrize("name", ["app;shutdown sessions server app/blue_x", "app\nset weight", "app\n", "a b", "", "app/x", None, "a\tb"])
 def test_names_that_could_carry_a_second_command_are_refused(name):
     with pytest.raises(hr.RuntimeApiError, match="invalid backend name"):
-        hr.check_name("backend", name)
+        hr.check_name("backends", "backend", name)
 
 
 def test_names_haproxy_accepts_pass():
-    assert hr.check_name("server", "green_app-g1.example:8") == "green_app-g1.example:8"
+    assert hr.check_name("server_weights", "server", "green_app-g1.example:8") == "green_app-g1.example:8"
 
 
 @pytest.mark.parametrize("name, color", [("blue_b1", "blue"), ("green_g-1", "green"), ("blue", None), ("red_x", None), ("web1", None)])
