@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -227,22 +229,32 @@ class TricklingPeer:
         self.listener.close()
 
 
-def run_module(module, args, check=False, diff=False, timeout=None):
+def run_module(module, args, check=False, diff=False, timeout=None, env=None):
     """Runs one of our modules through ansible (ad-hoc, JSON callback) against localhost and
-    returns its result dict. `timeout` bounds the run (subprocess.TimeoutExpired)."""
+    returns its result dict. `timeout` bounds the run (subprocess.TimeoutExpired); `env`
+    adds to ansible's environment."""
     command = [ANSIBLE, "localhost", "-c", "local", "-m", f"tracegate.bluegreen.{module}", "-a", json.dumps(args)]
     if check:
         command.append("--check")
     if diff:
         command.append("--diff")
     env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
+           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0", **(env or {})}
     completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=timeout)
     try:
         output = json.loads(completed.stdout)
     except json.JSONDecodeError as exc:
         raise AssertionError(f"ansible printed no JSON: {completed.stdout[-2000:]} {completed.stderr[-2000:]}") from exc
     return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def served_generation(url):
+    """The generation NGINX serves at `url`, or None."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode().strip()
+    except (urllib.error.URLError, OSError):
+        return None
 
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -4,7 +4,7 @@ import urllib.request
 
 import pytest
 from conftest import free_port
-from lb_harness import NginxUnderTest, run_module
+from lb_harness import NginxUnderTest, run_module, served_generation
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import nginx_upstream as nu
 
@@ -18,14 +18,6 @@ def nginx(tmp_path):
     assert first["changed"] is True, first
     yield lb.start()
     lb.stop()
-
-
-def served_generation(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode().strip()
-    except (urllib.error.URLError, OSError):
-        return None
 
 
 def answered_by(lb, count=40):
