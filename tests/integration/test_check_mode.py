@@ -14,8 +14,10 @@ Modules that only read (approval_verify, trace_health) claim check mode because 
 change anything: they give the same answer in both modes with `changed: false`. trace_probe
 claims no check mode (its probes are real requests): a check run skips it and sends nothing.
 
-To be added once the changes under way to them are in: nginx_upstream, audit_copy,
-audit_event, audit_report, audit_verify.
+The audit log only grows: audit_event appends a record at every apply, so its cycle is check
+(predicts, writes nothing) → apply (appends) and no second apply. audit_verify only reads.
+
+To be added once the changes under way to it are in: nginx_upstream.
 """
 import datetime
 import hashlib
@@ -30,7 +32,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from conftest import free_port
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from lb_harness import HAProxyUnderTest, QuietHTTPServer, run_module
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import approval
@@ -432,3 +434,65 @@ def test_trace_probe_claims_no_check_mode_and_a_check_run_sends_no_probe():
         assert app.requests == 2
     finally:
         app.stop()
+
+
+# audit_event, audit_copy, audit_report, audit_verify -------------------------------------
+
+
+def signed_log(tmp_path):
+    """A sealed run's log written by audit_event, and the public key that verifies it."""
+    key = Ed25519PrivateKey.generate()
+    private, public = tmp_path / "keys" / "audit.key", tmp_path / "keys" / "audit.pub"
+    private.parent.mkdir()
+    private.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    private.chmod(0o600)
+    public.write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    log = tmp_path / "logs" / "run-7.jsonl"
+    for event_type, fields, signed in (("run_start", {"actor": "alice", "actor_source": "os", "change_ticket": "CHG-7"}, False),
+                                       ("gate_result", {"gate": "trace_health", "verdict": "pass"}, False),
+                                       ("run_sealed", {"outcome": "succeeded"}, True)):
+        args = {"path": str(log), "run_id": "run-7", "type": event_type, "fields": fields}
+        if signed:
+            args["signing_key"] = str(private)
+        succeeded(run_module("audit_event", args))
+    return log, public, private
+
+
+def test_audit_event_predicts_its_record_and_writes_nothing_in_check_mode(tmp_path):
+    log = tmp_path / "logs" / "run-8.jsonl"
+    args = {"path": str(log), "run_id": "run-8", "type": "run_start",
+            "fields": {"actor": "alice", "actor_source": "os", "change_ticket": "CHG-8"}}
+    before = snapshot(tmp_path)
+    predicted = succeeded(run_module("audit_event", args, check=True))
+    assert predicted["changed"] is True and snapshot(tmp_path) == before, predicted
+    applied = succeeded(run_module("audit_event", args))
+    assert applied["changed"] is True and log.read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_audit_copy(tmp_path):
+    log, _public, _private = signed_log(tmp_path)
+    copy = tmp_path / "copy" / "run-7.jsonl"
+    # As the file lookup hands them over: the last line feed stripped, then split at line feeds.
+    args = {"path": str(copy), "lines": log.read_text(encoding="utf-8").rstrip("\n").split("\n")}
+    predicted, applied, _before, _after = check_apply_check_apply("audit_copy", args, lambda: snapshot(tmp_path / "copy")
+                                                                  if (tmp_path / "copy").exists() else {})
+    assert predicted["appended"] == applied["appended"] == 3
+    assert copy.read_bytes() == log.read_bytes()
+
+
+def test_audit_report(tmp_path):
+    log, public, _private = signed_log(tmp_path)
+    reports = tmp_path / "reports"
+    args = {"log": str(log), "public_keys": [str(public)], "run_id": "run-7", "dest_dir": str(reports)}
+    check_apply_check_apply("audit_report", args, lambda: snapshot(reports) if reports.exists() else {})
+    assert {path.name for path in reports.iterdir()} == {"run-7.html", "run-7.md"}
+
+
+def test_audit_verify_reads_the_same_in_check_mode_and_changes_nothing(tmp_path):
+    log, public, _private = signed_log(tmp_path)
+    before = snapshot(tmp_path)
+    answers = [succeeded(run_module("audit_verify", {"path": str(log), "public_keys": [str(public)]}, check=check))
+               for check in (True, False)]
+    assert [a["changed"] for a in answers] == [False, False]
+    assert answers[0]["ok"] is answers[1]["ok"] is True and answers[0]["records"] == answers[1]["records"] == 3
+    assert snapshot(tmp_path) == before
