@@ -458,7 +458,7 @@ class BackendSwitch:
                 except (OSError, RuntimeApiError) as exc:
                     raise StateFileNotWritten(
                         f"the switch holds; the state file was not written ({state_file}: {exc}), so a reload of "
-                        "HAProxy would go back to the weights and states of its configuration", before, after
+                        "HAProxy would not keep it", before, after
                     ) from exc
             return before, after, True
 
