@@ -405,6 +405,17 @@ def parse(text):
     return servers, generation
 
 
+def server_params_in(text):
+    """The `server` parameters the include's servers with traffic carry besides their weight,
+    as text (the module writes the same ones on every such server), or None when it has no
+    server with traffic. They are checked again (ServerParameters) before they are written."""
+    for line in (text or "").split("\n"):
+        match = SERVER_LINE.match(line)
+        if match and not line.lstrip().startswith("#"):
+            return " ".join(token for token in match.group("params").split() if not token.startswith("weight="))
+    return None
+
+
 def traffic_split(servers):
     total = sum(s.weight for s in servers)
     by_server = {s.address: round(100.0 * s.weight / total, 2) if total else 0.0 for s in servers}

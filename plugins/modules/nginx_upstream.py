@@ -91,8 +91,10 @@ options:
       - Other parameters of NGINX Plus (C(resolve), C(route), C(service), C(drain)) are
         refused; on open-source NGINX so is C(slow_start). Only then is C(nginx -v) run, to
         tell the two apart.
+      - Unset, the servers keep the parameters they have in the include (those the
+        C(tracegate.bluegreen.nginx) role rendered, checked again), and a new include or one
+        without a server with traffic gets C(max_fails=1 fail_timeout=5s).
     type: str
-    default: max_fails=1 fail_timeout=5s
   keepalive:
     description: Idle keep-alive connections to the servers per worker, 0 (none) to 65535.
     type: int
@@ -196,26 +198,34 @@ served_generation:
   sample: 3f1c2a9b0d4e5f60
 """
 
+import re
+from http.client import HTTPException
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils import server_check
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import lb_input, server_check
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.nginx_upstream import (
     UpstreamError,
     UpstreamSwitch,
     check_upstream_name,
     nginx_build,
     planned_include,
+    server_params_in,
     traffic_split,
 )
+
+
+# A generation marker is 16 hex digits; more than this is not one, and is not read on.
+MAX_GENERATION_ANSWER = 256
 
 
 def _fetch(url):
     """The body served at `url`, or None when nothing (good) answers."""
     try:
-        return open_url(url, timeout=2, validate_certs=False).read().decode().strip()
-    except (OSError, ValueError, UrlConnectionError):
+        return open_url(url, timeout=2, validate_certs=False).read(MAX_GENERATION_ANSWER).decode().strip()
+    except (OSError, ValueError, UnicodeDecodeError, UrlConnectionError, HTTPException):
         return None
 
 
@@ -234,7 +244,7 @@ def main():
             },
             "weights": {"type": "dict"},
             "server_weights": {"type": "dict"},
-            "server_params": {"type": "str", "default": "max_fails=1 fail_timeout=5s"},
+            "server_params": {"type": "str"},
             "keepalive": {"type": "int", "default": 32},
             "force": {"type": "bool", "default": True},
             "reload": {"type": "bool", "default": True},
@@ -259,6 +269,9 @@ def main():
         server_check.check_health_path(p["health_path"])
         name = check_upstream_name(p["upstream"])
         generation_url = f"http://127.0.0.1/.bluegreen/generation/{name}" if p["generation_url"] is None else p["generation_url"]
+        if generation_url and not re.match(r"https?://[^/?#]+", generation_url):
+            raise UpstreamError(f"generation_url: {lb_input.shown(generation_url)} is not an http:// or https:// URL "
+                                f"naming a host; nothing was changed")
         switch = UpstreamSwitch(
             name, p["path"] or f"/etc/nginx/bluegreen/upstreams/{name}.conf", run_command, _fetch, conf_path=p["conf_path"],
             nginx=p["nginx_binary"], reload_command=p["reload_command"], generation_url=generation_url if p["reload"] else "",
@@ -275,8 +288,11 @@ def main():
         if previous_text is not None and not p["force"]:
             module.exit_json(changed=False, before=[s.as_dict() for s in before], after=[s.as_dict() for s in before],
                              split_before=traffic_split(before), split_after=traffic_split(before), generation=before_generation)
+        # Unset, the parameters the include's servers carry now are kept: a switch that does
+        # not name them (lb_split's) must not reset what the nginx role rendered.
+        server_params = p["server_params"] if p["server_params"] is not None else server_params_in(previous_text)
         after, content, generation = planned_include(
-            name, before, p["servers"], p["weights"], p["server_weights"], p["server_params"], p["keepalive"],
+            name, before, p["servers"], p["weights"], p["server_weights"], server_params, p["keepalive"],
             lambda: nginx_build(run_command, p["nginx_binary"]),
         )
     except (UpstreamError, ValueError) as exc:

@@ -205,6 +205,31 @@ def test_checked_server_params_reach_nginx(nginx):
     assert set(answered_by(nginx)) == set(SERVERS)
 
 
+def test_a_switch_without_server_params_keeps_those_the_include_has(nginx):
+    """lb_split names no server_params: a later switch must not reset what the role set."""
+    run_module("nginx_upstream", nginx.module_args(weights={"blue": 100, "green": 0}, server_params="max_fails=3 fail_timeout=30s"))
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 50, "green": 50}))
+    assert result["changed"] is True, result
+    assert nginx.include.read_text().count("weight=50 max_fails=3 fail_timeout=30s;") == 4
+    assert set(answered_by(nginx)) == set(SERVERS)
+
+
+def test_server_params_edited_into_the_include_by_hand_are_checked_again(nginx):
+    text = nginx.include.read_text().replace("max_fails=1", "max_fails=1 resolve")
+    nginx.include.write_text(text)
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 50, "green": 50}))
+    assert result.get("failed") is True and result["msg"].startswith("server_params: resolve"), result
+    assert nginx.include.read_text() == text
+
+
+@pytest.mark.parametrize("url", ["file:///etc/hostname", "ftp://127.0.0.1/x", "http:///no-host"])
+def test_a_generation_url_that_is_not_http_is_refused_before_anything_changes(nginx, url):
+    before = nginx.include.read_text()
+    result = run_module("nginx_upstream", nginx.module_args(weights={"blue": 50, "green": 50}, generation_url=url))
+    assert result.get("failed") is True and result["msg"].startswith("generation_url: "), result
+    assert nginx.include.read_text() == before
+
+
 def test_nginx_errors_about_other_files_do_not_quote_them(nginx):
     """A broken file the module did not write makes the staged check fail: the message says
     where, never what that file holds."""
