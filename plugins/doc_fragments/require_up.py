@@ -21,7 +21,10 @@ options:
     choices: [blue, green]
     default: []
   health_path:
-    description: Path asked on the servers of O(require_up); empty asks for a TCP connection only.
+    description:
+      - Path asked on the servers of O(require_up); empty asks for a TCP connection only.
+      - An absolute path of printable ASCII without spaces (it goes into the request line as
+        it is); anything else fails the task naming O(health_path).
     type: str
     default: /healthz
 """
