@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat, load_pem_public_key
@@ -109,6 +110,36 @@ def test_the_playbooks_copy_records_holding_line_separators_whole(tmp_path):
     assert copy.read_bytes() == controller.read_bytes()
     report = audit.verify_file(str(copy), public_keys(public))
     assert report["ok"], report["problems"]
+
+
+@pytest.mark.parametrize("fail_closed", [True, False])
+def test_an_audit_host_that_cannot_take_the_copy_stops_the_run_only_when_failing_closed(tmp_path, fail_closed):
+    """bluegreen_audit_fail_closed (preflight's audit_fail_closed): true stops the run before
+    the change the record precedes; false goes on, with the record on the controller."""
+    private, public = keypair(tmp_path)
+    settings = dict(run_settings(tmp_path, private), audit_fail_closed=fail_closed)
+    # A file where the copy's directory should be: the audit host cannot take the copy.
+    Path(settings["audit_copy_dir"]).write_text("not a directory")
+    record = str(ROOT / "playbooks" / "tasks" / "audit_copied.yml")
+    plays = [{"name": "Record, copy, then change", "hosts": "localhost", "connection": "local", "gather_facts": False,
+              "tasks": [
+                  {"name": "Settings", "ansible.builtin.set_fact": {"bluegreen_run": settings}},
+                  {"name": "Start", "ansible.builtin.include_tasks": record, "vars": {"audit_type": "run_start",
+                                                                                     "audit_fields": {"actor": "alice"}}},
+                  {"name": "The change the record precedes", "ansible.builtin.copy": {
+                      "content": "changed\n", "dest": str(tmp_path / "changed"), "mode": "0644"}},
+              ]}]
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = {"all": {"hosts": {"localhost": local}, "children": {"bluegreen_audit": {"hosts": {"audit-1": local}}}}}
+    ran = run_playbook(tmp_path, plays, inventory)
+    records = [json.loads(line) for line in Path(settings["audit_log"]).read_bytes().split(b"\n") if line]
+    assert records[0]["type"] == "run_start"  # on the controller either way
+    if fail_closed:
+        assert ran.returncode != 0 and "audit log not written, stopping before any further change" in ran.stdout, ran.stdout[-3000:]
+        assert not (tmp_path / "changed").exists()
+    else:
+        assert ran.returncode == 0, ran.stdout[-3000:]
+        assert (tmp_path / "changed").read_text() == "changed\n"
 
 
 def test_the_callback_records_no_secret_task_name_and_loop_tasks_by_their_written_name(tmp_path):
