@@ -116,7 +116,7 @@ def test_the_playbooks_copy_records_holding_line_separators_whole(tmp_path):
 def test_an_audit_host_that_cannot_take_the_copy_stops_the_run_only_when_failing_closed(tmp_path, fail_closed):
     """bluegreen_audit_fail_closed (preflight's audit_fail_closed): true stops the run before
     the change the record precedes; false goes on, with the record on the controller."""
-    private, public = keypair(tmp_path)
+    private, _public = keypair(tmp_path)
     settings = dict(run_settings(tmp_path, private), audit_fail_closed=fail_closed)
     # A file where the copy's directory should be: the audit host cannot take the copy.
     Path(settings["audit_copy_dir"]).write_text("not a directory")
