@@ -124,8 +124,8 @@ def test_an_audit_host_that_cannot_take_the_copy_stops_the_run_only_when_failing
     plays = [{"name": "Record, copy, then change", "hosts": "localhost", "connection": "local", "gather_facts": False,
               "tasks": [
                   {"name": "Settings", "ansible.builtin.set_fact": {"bluegreen_run": settings}},
-                  {"name": "Start", "ansible.builtin.include_tasks": record, "vars": {"audit_type": "run_start",
-                                                                                     "audit_fields": {"actor": "alice"}}},
+                  {"name": "Start", "ansible.builtin.include_tasks": record,
+                   "vars": {"audit_type": "run_start", "audit_fields": {"actor": "alice"}}},
                   {"name": "The change the record precedes", "ansible.builtin.copy": {
                       "content": "changed\n", "dest": str(tmp_path / "changed"), "mode": "0644"}},
               ]}]
