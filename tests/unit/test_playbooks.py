@@ -42,3 +42,27 @@ def test_records_before_a_traffic_change_and_seals_are_copied(where, name, targe
     assert audit_type, f"{where}: {name!r} names no audit_type"
     if audit_type in COPIED_TYPES:
         assert target == "audit_copied.yml", f"{where}: {name!r} records {audit_type} without copying the log"
+
+
+# Settings of the tracing_agent role that its drift fingerprint leaves out, and why: the
+# color is what differs by design; header values are secrets (their names are in it); the
+# rest say where the role puts files and how it restarts and checks the app, not how spans
+# are made, sent or redacted. Every other setting must change the fingerprint.
+TRACING_AGENT_NOT_FINGERPRINTED = {
+    "tracing_agent_otlp_headers": "header_names", "tracing_agent_collector_artifact": "collector_sha256",
+    "tracing_agent_collector_ca_file": "collector_tls", "tracing_agent_collector_cert_file": "collector_tls",
+    "tracing_agent_collector_key_file": "collector_tls", "tracing_agent_env_file": None, "tracing_agent_env_group": None,
+    "tracing_agent_restart_unit": None, "tracing_agent_health_url": None, "tracing_agent_collector_binary": None,
+    "tracing_agent_collector_config": None,
+}
+
+
+def test_every_tracing_setting_reaches_the_drift_fingerprint():
+    role = PLAYBOOKS.parent / "roles" / "tracing_agent"
+    settings = set(yaml.safe_load((role / "defaults" / "main.yml").read_text(encoding="utf-8")))
+    fingerprint = yaml.safe_load((role / "vars" / "main.yml").read_text(encoding="utf-8"))["_tracing_agent_fingerprint_input"]
+    rendered = " ".join(str(value) for value in fingerprint.values())
+    missing = sorted(name for name in settings - set(TRACING_AGENT_NOT_FINGERPRINTED) if name not in rendered)
+    assert not missing, f"tracing_agent settings that do not change the drift fingerprint: {missing}"
+    for name, field in TRACING_AGENT_NOT_FINGERPRINTED.items():
+        assert field is None or field in fingerprint, (name, field)
