@@ -1,3 +1,4 @@
+import io
 import os
 import subprocess
 import sys
@@ -25,6 +26,20 @@ def unpacked_release(tmp_path_factory):
     with tarfile.open(artifact) as tar:
         tar.extractall(root, filter="data")
     return root / "bgdemo-9.8.7"
+
+
+def release_artifact(path, version, extra=None):
+    """Writes a release artifact for app_release at `path` and returns it: nothing to
+    install (an empty requirements.txt), so the virtualenv is built without a package index;
+    `extra` adds or replaces members below the top directory."""
+    members = {"VERSION": f"{version}\n".encode(), "requirements.txt": b"", "svc/app.py": b"x = 1\n", **(extra or {})}
+    with tarfile.open(path, "w:gz") as archive:
+        for name, content in members.items():
+            info = tarfile.TarInfo(f"svc-{version}/{name}")
+            info.size = len(content)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(content))
+    return path
 
 
 class RunningApp:

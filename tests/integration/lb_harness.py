@@ -27,17 +27,20 @@ class QuietHTTPServer(ThreadingHTTPServer):
 
 
 class AppServer:
-    """An HTTP server that answers with its own name; `healthy = False` makes it answer 500."""
+    """An HTTP server that answers with its own name and counts the requests it is sent;
+    `healthy = False` makes it answer 500."""
 
     def __init__(self, name):
         self.name = name
         self.healthy = True
+        self.requests = 0
         app = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):
+                app.requests += 1
                 body = app.name.encode()
                 self.send_response(200 if app.healthy else 500)
                 self.send_header("X-Server", app.name)
@@ -190,42 +193,6 @@ class SocketRelay:
         upstream.close()
 
     def close(self):
-        self.listener.close()
-
-
-class TricklingPeer:
-    """A TCP listener on loopback that sends every connection `first`, then one byte every
-    `interval` seconds, never a complete answer: a Runtime API or app server that hangs
-    while looking alive."""
-
-    def __init__(self, first=b"", interval=0.5):
-        self.listener = socket.socket(socket.AF_INET)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.port = self.listener.getsockname()[1]
-        self.first, self.interval = first, interval
-        self.stopped = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                connection, _peer = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
-
-    def _trickle(self, connection):
-        with connection:
-            try:
-                connection.sendall(self.first)
-                while not self.stopped.wait(self.interval):
-                    connection.sendall(b"x")
-            except OSError:
-                pass
-
-    def close(self):
-        self.stopped.set()
         self.listener.close()
 
 

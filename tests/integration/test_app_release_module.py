@@ -2,25 +2,15 @@
 marker), an artifact cannot mark its release complete, and a bad VERSION is a clear error.
 The virtualenvs are real (the host's python3, an empty requirements.txt, no network)."""
 import hashlib
-import io
 import os
-import tarfile
 
 import pytest
+from conftest import release_artifact
 from lb_harness import run_module
 
 
 def artifact(directory, version="1.0.0", extra=None):
-    """A release artifact; `extra` adds or replaces members below the top directory."""
-    members = {"VERSION": f"{version}\n".encode(), "requirements.txt": b"", "svc/app.py": b"x = 1\n", **(extra or {})}
-    path = directory / f"svc-{version}.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for name, content in members.items():
-            info = tarfile.TarInfo(f"svc-{version}/{name}")
-            info.size = len(content)
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(content))
-    return path
+    return release_artifact(directory / f"svc-{version}.tar.gz", version, extra)
 
 
 def install(tmp_path, path, release, **extra):

@@ -21,19 +21,15 @@ To be added once the changes under way to it are in: nginx_upstream.
 """
 import datetime
 import hashlib
-import io
 import json
 import os
 import stat
-import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler
 
 import pytest
-from conftest import free_port
+from conftest import free_port, release_artifact
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
-from lb_harness import HAProxyUnderTest, QuietHTTPServer, run_module
+from lb_harness import AppServer, HAProxyUnderTest, run_module
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import approval
 
@@ -213,19 +209,6 @@ def test_deployment_lock_released(tmp_path):
 # app_release -----------------------------------------------------------------------------
 
 
-def release_artifact(path, version):
-    """A release artifact with nothing to install (an empty requirements.txt), so the
-    virtualenv is built without a package index."""
-    members = {"VERSION": f"{version}\n".encode(), "requirements.txt": b"", "svc/app.py": b"x = 1\n"}
-    with tarfile.open(path, "w:gz") as archive:
-        for name, content in members.items():
-            info = tarfile.TarInfo(f"svc-{version}/{name}")
-            info.size = len(content)
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(content))
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def release_args(tmp_path, sent, version="1.0.0", artifact_version=None):
     """app_release's arguments for `version`; with `sent`, the artifact is on the controller
     (src) and not yet on the host, else already on the host."""
@@ -234,7 +217,7 @@ def release_args(tmp_path, sent, version="1.0.0", artifact_version=None):
             "link": str(tmp_path / "current")}
     built_at = tmp_path / "dist" / artifact.name if sent else artifact
     built_at.parent.mkdir(exist_ok=True)
-    args["sha256"] = release_artifact(built_at, artifact_version or version)
+    args["sha256"] = hashlib.sha256(release_artifact(built_at, artifact_version or version).read_bytes()).hexdigest()
     if sent:
         args["src"] = str(built_at)
     return args
@@ -393,34 +376,8 @@ def test_trace_health_answers_the_same_in_check_mode(tmp_path):
         assert checked[key] == judged[key], key
 
 
-class CountingServer:
-    """An HTTP server on loopback that counts the requests it is sent."""
-
-    def __init__(self):
-        self.requests = 0
-        counter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                counter.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_trace_probe_claims_no_check_mode_and_a_check_run_sends_no_probe():
-    app = CountingServer()
+    app = AppServer("probe-target")
     try:
         args = {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
                 "urls": [f"http://127.0.0.1:{app.port}/api/quote"], "count": 2, "deadline": 0.5,

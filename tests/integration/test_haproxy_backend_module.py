@@ -1,9 +1,11 @@
 """haproxy_backend against a real HAProxy 2.6 on loopback."""
+import socket
 import time
 import urllib.request
 
 import pytest
-from lb_harness import HAProxyUnderTest, SocketRelay, TricklingPeer, run_module
+from lb_harness import HAProxyUnderTest, SocketRelay, run_module
+from trickling_peer import TricklingPeer
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import haproxy_runtime as hr
 
@@ -168,10 +170,10 @@ def test_a_state_file_that_cannot_be_written_reports_the_switch_that_holds(hapro
 
 
 def test_a_runtime_api_that_trickles_fails_the_task_at_its_deadline():
-    peer = TricklingPeer(interval=0.5)
+    peer = TricklingPeer(socket.AF_INET, ("127.0.0.1", 0), interval=0.5)
     try:
         started = time.monotonic()
-        result = run_module("haproxy_backend", {"socket": f"127.0.0.1:{peer.port}", "backend": "app", "weights": {"blue": 1},
+        result = run_module("haproxy_backend", {"socket": f"127.0.0.1:{peer.address[1]}", "backend": "app", "weights": {"blue": 1},
                                                 "timeout": 2}, timeout=60)
     finally:
         peer.close()
@@ -183,14 +185,14 @@ def test_a_runtime_api_that_trickles_fails_the_task_at_its_deadline():
 def test_require_up_of_a_server_that_trickles_is_refused_at_its_deadline(haproxy):
     """HAProxy's own check is slower: the server answered the TCP connection and HAProxy
     marked it up; only its answer to the health path never completes."""
-    peer = TricklingPeer(first=b"HTTP/1.1 200", interval=0.5)
+    peer = TricklingPeer(socket.AF_INET, ("127.0.0.1", 0), first=b"HTTP/1.1 200", interval=0.5)
     try:
-        haproxy.cli(f"set server app/green_1 addr 127.0.0.1 port {peer.port}")
+        haproxy.cli(f"set server app/green_1 addr 127.0.0.1 port {peer.address[1]}")
         started = time.monotonic()
         result = run_module("haproxy_backend", module_args(haproxy, weights={"blue": 75, "green": 25}, require_up=["green"]), timeout=60)
     finally:
         peer.close()
     assert result.get("failed") is True, result
-    assert f"app/green_1 (127.0.0.1:{peer.port}: no answer within 2s)" in result["msg"], result["msg"]
+    assert f"app/green_1 (127.0.0.1:{peer.address[1]}: no answer within 2s)" in result["msg"], result["msg"]
     assert "nothing was changed" in result["msg"] and time.monotonic() - started < 30
     assert haproxy.servers()["green_2"] == (0, READY)
