@@ -14,9 +14,17 @@ does not either. Absolute SLOs fail on their own. Below `min_requests` the verdi
 about empty or thin data); it can only be `fail` there, from `min_requests_to_fail` on, when
 the exact tests already show a regression beyond the margin: a release that fails one
 request in three should not wait for fifty before it is rolled back.
+
+Latency depends on load, so latencies are compared only between samples that carried
+comparable load per host: when green's hosts each served more than `max_load_ratio` times
+what blue's did, a slower green measures the load, not the release, and its latency is not
+compared (the absolute SLO still applies). Green carrying less per host than blue is
+compared: a regression that shows even then is real.
 """
 
 from __future__ import annotations
+
+import math
 
 try:
     import numpy
@@ -37,6 +45,9 @@ DEFAULT_THRESHOLDS = {
     # on a freshly started process is warm-up, not a slower release.
     "min_p95_delta_ms": 5.0,
     "share_tolerance": 0.5,
+    # Green's requests per host and second may exceed blue's by this factor before its
+    # latency is no longer compared with blue's.
+    "max_load_ratio": 1.25,
 }
 
 
@@ -54,11 +65,13 @@ def check_thresholds(thresholds):
                 value = float(value)
             except (TypeError, ValueError):
                 raise AnalysisError(f"thresholds.{key}: {value!r} is not a number") from None
-            if value < 0:
-                raise AnalysisError(f"thresholds.{key}: {value} must not be negative")
+            if not math.isfinite(value) or value < 0:
+                raise AnalysisError(f"thresholds.{key}: {value} must be a finite number, not negative")
         merged[key] = value
     if not 0 < merged["alpha"] < 1:
         raise AnalysisError(f"thresholds.alpha: {merged['alpha']} must be between 0 and 1")
+    if merged["max_load_ratio"] < 1:
+        raise AnalysisError(f"thresholds.max_load_ratio: {merged['max_load_ratio']} must be at least 1")
     return merged
 
 
@@ -128,9 +141,10 @@ def latency_test(blue_latencies, green_latencies):
     return float(stats.mannwhitneyu(green_latencies, blue_latencies, alternative="greater").pvalue)
 
 
-def judge(blue, green, thresholds=None, green_traffic_share=None):
+def judge(blue, green, thresholds=None, green_traffic_share=None, load_per_host=None):
     """Compares two ColorSamples. `green_traffic_share` (percent of load-balancer traffic
-    sent to green) enables the blind-spot check."""
+    sent to green) enables the blind-spot check; `load_per_host` ({"blue": x, "green": y},
+    requests per host and second in each sample's window) the load rule for latency."""
     if stats is None:
         raise AnalysisError("the Python libraries numpy and scipy are required on the controller")
     t = check_thresholds(thresholds)
@@ -143,7 +157,7 @@ def judge(blue, green, thresholds=None, green_traffic_share=None):
         result.add("sample_size", "inconclusive", f"green served {green.requests} requests in the window, fewer than min_requests {minimum}",
                    green_requests=green.requests, min_requests=minimum)
         if green.requests >= t["min_requests_to_fail"] and blue.requests >= minimum:
-            _fail_early(result, blue, green, b, g, t)
+            _fail_early(result, blue, green, b, g, t, load_per_host)
     else:
         result.add("sample_size", "pass", f"green served {green.requests} requests (min_requests {minimum})",
                    green_requests=green.requests, min_requests=minimum)
@@ -163,7 +177,7 @@ def judge(blue, green, thresholds=None, green_traffic_share=None):
                        f"blue served {blue.requests} requests, fewer than min_requests {minimum}: no comparison",
                        blue_requests=blue.requests, min_requests=minimum)
         else:
-            _compare(result, blue, green, b, g, t)
+            _compare(result, blue, green, b, g, t, load_per_host)
 
     if green_traffic_share is not None:
         _blind_spot(result, blue, green, float(green_traffic_share), t, minimum)
@@ -172,7 +186,18 @@ def judge(blue, green, thresholds=None, green_traffic_share=None):
             "thresholds": t}
 
 
-def _compare(result, blue, green, b, g, t):
+def load_unequal(load_per_host, t):
+    """Why green's latency cannot be compared with blue's, or None when it can."""
+    if not load_per_host:
+        return None
+    blue_load, green_load = load_per_host.get("blue"), load_per_host.get("green")
+    if not blue_load or green_load is None or green_load <= blue_load * t["max_load_ratio"]:
+        return None
+    return (f"green's hosts each served {green_load:.2f} req/s, blue's {blue_load:.2f} (more than max_load_ratio "
+            f"{t['max_load_ratio']:g} times): a latency difference would measure the load, not the release")
+
+
+def _compare(result, blue, green, b, g, t, load_per_host=None):
     p_errors = error_rate_test(blue.errors, blue.requests, green.errors, green.requests)
     delta = g["error_rate"] - b["error_rate"]
     failed = p_errors < t["alpha"] and delta > t["max_error_rate_delta"]
@@ -180,7 +205,11 @@ def _compare(result, blue, green, b, g, t):
                f"green error rate {g['error_rate']:.4f} vs blue {b['error_rate']:.4f} "
                f"(difference {delta:+.4f}, margin {t['max_error_rate_delta']}, Fisher p={p_errors:.3g}, alpha {t['alpha']})",
                green=g["error_rate"], blue=b["error_rate"], p_value=p_errors)
-    if green.latencies_ms and blue.latencies_ms:
+    unequal = load_unequal(load_per_host, t)
+    if unequal and green.latencies_ms and blue.latencies_ms:
+        result.add("latency_vs_blue", "not_compared", f"latency not compared with blue: {unequal}",
+                   green=g["p95_ms"], blue=b["p95_ms"], load_per_host=load_per_host)
+    elif green.latencies_ms and blue.latencies_ms:
         p_latency = latency_test(blue.latencies_ms, green.latencies_ms)
         ratio = g["p95_ms"] / b["p95_ms"] if b["p95_ms"] else float("inf")
         delta_ms = g["p95_ms"] - b["p95_ms"]
@@ -188,7 +217,8 @@ def _compare(result, blue, green, b, g, t):
         result.add("latency_vs_blue", "fail" if failed else "pass",
                    f"green p95 {g['p95_ms']} ms vs blue {b['p95_ms']} ms (ratio {ratio:.2f}, margin {t['max_p95_ratio']} "
                    f"and {t['min_p95_delta_ms']:g} ms, Mann-Whitney p={p_latency:.3g}, alpha {t['alpha']})",
-                   green=g["p95_ms"], blue=b["p95_ms"], ratio=round(ratio, 4), p_value=p_latency)
+                   green=g["p95_ms"], blue=b["p95_ms"], ratio=round(ratio, 4), p_value=p_latency,
+                   load_per_host=load_per_host)
     for name, (requests, errors, _latencies) in sorted(green.dependencies.items()):
         base_requests, base_errors, _base = blue.dependencies.get(name, (0, 0, []))
         if requests < t["min_requests"] or base_requests < t["min_requests"]:
@@ -201,11 +231,11 @@ def _compare(result, blue, green, b, g, t):
                    f"(Fisher p={p_dep:.3g})", green=errors / requests, blue=base_errors / base_requests, p_value=p_dep)
 
 
-def _fail_early(result, blue, green, b, g, t):
+def _fail_early(result, blue, green, b, g, t, load_per_host=None):
     """Both tests are exact at any sample size, so a regression they already show on thin
     data is a failure; what they do not show yet stays inconclusive."""
     thin = Judgement()
-    _compare(thin, blue, green, b, g, t)
+    _compare(thin, blue, green, b, g, t, load_per_host)
     for check in thin.checks:
         if check["outcome"] == "fail":
             check["reason"] += f" on {green.requests} requests, already significant"

@@ -84,7 +84,8 @@ def test_traced_share_matching_traffic_passes():
 @pytest.mark.parametrize(
     "thresholds, message",
     [({"alpha": 2}, "alpha"), ({"bogus": 1}, "unknown key 'bogus'"), ({"max_p95_ms": "fast"}, "max_p95_ms"),
-     ({"min_requests": -1}, "min_requests")],
+     ({"min_requests": -1}, "min_requests"), ({"max_load_ratio": 0.5}, "max_load_ratio"),
+     ({"max_p95_ratio": float("nan")}, "max_p95_ratio"), ({"max_p95_ms": float("inf")}, "max_p95_ms")],
 )
 def test_bad_thresholds_are_named(thresholds, message):
     with pytest.raises(analysis.AnalysisError, match=message):
@@ -109,3 +110,22 @@ def test_a_slower_p95_by_less_than_the_absolute_margin_passes():
     check = next(c for c in result["checks"] if c["check"] == "latency_vs_blue")
     assert check["p_value"] < 0.005 and check["ratio"] > 1.2
     assert check["outcome"] == "pass" and result["verdict"] == "pass"
+
+
+def test_green_slower_only_because_its_hosts_carry_more_load_is_not_failed_on_latency():
+    blue, green = synthetic("blue", 1000, 0.0, 20, 1), synthetic("green", 1000, 0.0, 30, 2)
+    result = analysis.judge(blue, green, load_per_host={"blue": 5.0, "green": 15.0})
+    check = next(c for c in result["checks"] if c["check"] == "latency_vs_blue")
+    assert result["verdict"] == "pass" and check["outcome"] == "not_compared", result["checks"]
+    assert "15.00 req/s" in check["reason"] and "5.00" in check["reason"]
+
+
+def test_errors_are_compared_whatever_the_load():
+    blue, green = synthetic("blue", 5000, 0.01, 20, 1), synthetic("green", 5000, 0.03, 20, 2)
+    assert analysis.judge(blue, green, load_per_host={"blue": 5.0, "green": 15.0})["verdict"] == "fail"
+
+
+@pytest.mark.parametrize("load", [{"blue": 10.0, "green": 12.0}, {"blue": 10.0, "green": 1.0}, None, {"blue": 0, "green": 3.0}])
+def test_green_slower_at_comparable_or_lighter_load_fails(load):
+    result = analysis.judge(synthetic("blue", 1000, 0.0, 20, 1), synthetic("green", 1000, 0.0, 30, 2), load_per_host=load)
+    assert result["verdict"] == "fail", result["checks"]
