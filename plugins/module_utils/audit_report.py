@@ -13,6 +13,7 @@ report is only as trustworthy as the verification printed at its top.
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
 import math
@@ -122,6 +123,13 @@ def charts(summary):
     ]
 
 
+def _clock(epoch):
+    """UTC time of day of an epoch second from the log, or None for anything else."""
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not 0 <= epoch < 253402300800:
+        return None
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%H:%M:%S")
+
+
 def _fmt(value):
     if value is None:
         return "-"
@@ -150,17 +158,25 @@ def render_markdown(summary, verification):
     lines.append(f"- started: {_fmt(start.get('ts'))}; sealed: {_fmt(seal.get('ts'))} with outcome **{_fmt(seal.get('outcome'))}**")
     lines.append(f"- seal signature: key `{_fmt(seal.get('key_id'))}`, `{_fmt(seal.get('sig'))}`")
     lines.append(f"- task results recorded: {summary['tasks']}")
-    lines += ["", "## Gates", "", "| time | gate | step | verdict | blue req / err / p95 | green req / err / p95 | reason |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["", "## Gates", "",
+              "| time | gate | step | verdict | blue req / err / p95 ms / req/s per host | green req / err / p95 ms / req/s per host "
+              "| windows compared | reason |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for gate in summary["gates"]:
         colors = _mapping(gate.get("colors"))
-        cells = []
+        cells, windows = [], []
         for color in COLORS:
             numbers = _mapping(colors.get(color))
-            cells.append(f"{_fmt(numbers.get('requests'))} / {_fmt(numbers.get('errors'))} / {_fmt(numbers.get('p95_ms'))}")
+            cells.append(f"{_fmt(numbers.get('requests'))} / {_fmt(numbers.get('errors'))} / {_fmt(numbers.get('p95_ms'))} / "
+                         f"{_fmt(_number(numbers.get('load_per_host')))}")
+            window = _mapping(numbers.get("window"))
+            start, end = _clock(window.get("start")), _clock(window.get("end"))
+            if start and end:
+                windows.append(f"{color} {start}-{end}")
         reasons = gate.get("reasons")
         reason = _fmt(reasons[0] if isinstance(reasons, list) and reasons else "")
-        lines.append(_row(gate.get("ts", ""), gate.get("gate"), gate.get("step"), gate.get("verdict"), *cells, reason))
+        lines.append(_row(gate.get("ts", ""), gate.get("gate"), gate.get("step"), gate.get("verdict"), *cells,
+                          "; ".join(windows) or "-", reason))
     lines += ["", "## Traffic", "", "| time | change | blue % | green % |", "| --- | --- | --- | --- |"]
     for ts, split, label in summary["split"]:
         lines.append(_row(ts, label, split.get("blue"), split.get("green")))

@@ -16,8 +16,10 @@ def a_run(path):
                   release={"version": "2.0.0", "sha256": "ab" * 32}, settings={"token": CANARY})
     writer.append("traffic_change", step=5, to_color="green", split_after={"blue": 95, "green": 5})
     writer.append("gate_result", gate="trace_health", step=5, verdict="fail", reasons=["green error rate 0.30 vs blue 0.00"],
-                  colors={"blue": {"requests": 900, "errors": 0, "error_rate": 0.0, "p95_ms": 12.0},
-                          "green": {"requests": 40, "errors": 12, "error_rate": 0.3, "p95_ms": 13.5}})
+                  colors={"blue": {"requests": 900, "errors": 0, "error_rate": 0.0, "p95_ms": 12.0, "load_per_host": 15.0,
+                                   "window": {"start": 1795964370.0, "end": 1795964400.0}},
+                          "green": {"requests": 40, "errors": 12, "error_rate": 0.3, "p95_ms": 13.5, "load_per_host": 2.5,
+                                    "window": {"start": 1795964384.0, "end": 1795964400.0}}})
     writer.append("rollback", reason="step 5%: gate fail", to_color="blue")
     writer.seal("rolled_back")
     return path.read_bytes().splitlines(keepends=True)
@@ -30,7 +32,8 @@ def test_the_report_shows_the_run_gates_traffic_and_verification_and_no_secret(t
     markdown = audit_report.render_markdown(summary, verification)
     page = audit_report.render_html(summary, verification)
     assert "log verification: **valid**" in markdown and "outcome **rolled_back**" in markdown
-    assert "| trace_health | 5 | fail | 900 / 0 / 12 | 40 / 12 / 13.5 |" in markdown
+    assert ("| trace_health | 5 | fail | 900 / 0 / 12 / 15 | 40 / 12 / 13.5 / 2.5 | blue 14:59:30-15:00:00; green 14:59:44-15:00:00 |"
+            in markdown), markdown
     assert "| rollback: step 5%" in markdown
     assert page.count("<svg") == 3 and "<script" not in page and "http" not in page.split("<body>")[1]
     assert CANARY not in markdown and CANARY not in page

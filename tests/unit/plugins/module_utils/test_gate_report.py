@@ -19,6 +19,14 @@ def test_one_line_names_step_weights_numbers_verdict_and_reason():
                     "fail | green error rate 0.3000 vs blue 0.0000")
 
 
+def test_the_line_says_the_load_per_host_and_a_baseline_window_from_before():
+    colors = {"blue": {"requests": 2642, "errors": 0, "p95_ms": 16.33, "load_per_host": 11.04, "window": {"start": 900.0, "end": 1000.0}},
+              "green": {"requests": 4529, "errors": 0, "p95_ms": 26.41, "load_per_host": 18.9, "window": {"start": 1095.0, "end": 1125.0}}}
+    line = gate_line({"verdict": "pass", "reasons": ["ok"], "colors": colors}, "blue", "green", 100, "watch")
+    assert "| blue 2642 req 0 err p95 16.3 ms 11.0 req/s/host (window ended 125 s before green's) |" in line, line
+    assert "| green 4529 req 0 err p95 26.4 ms 18.9 req/s/host | pass |" in line, line
+
+
 def test_a_task_error_prints_its_message():
     assert gate_line({"failed": True, "msg": "window must be positive"}, "blue", "green", 5).endswith("error | window must be positive")
 
