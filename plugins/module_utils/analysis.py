@@ -193,8 +193,9 @@ def load_unequal(load_per_host, t):
     blue_load, green_load = load_per_host.get("blue"), load_per_host.get("green")
     if not blue_load or green_load is None or green_load <= blue_load * t["max_load_ratio"]:
         return None
-    return (f"green's hosts each served {green_load:.2f} req/s, blue's {blue_load:.2f} (more than max_load_ratio "
-            f"{t['max_load_ratio']:g} times): a latency difference would measure the load, not the release")
+    # Colors as words of their own: gate.swap_colors renames them when blue is the candidate.
+    return (f"each host of green served {green_load:.2f} req/s, each of blue {blue_load:.2f} (more than max_load_ratio "
+            f"{t['max_load_ratio']:g} times as much): a latency difference would measure the load, not the release")
 
 
 def _compare(result, blue, green, b, g, t, load_per_host=None):
