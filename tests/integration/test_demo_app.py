@@ -89,3 +89,26 @@ def test_red_metrics_by_color_and_version(start_app):
     status, unused_headers, body = app.get("/metrics")
     assert status == 200
     assert 'bgdemo_requests_total{code="200",color="green",method="GET",route="/api/quote",version="9.8.7"} 1.0' in body.decode()
+
+
+def test_basket_is_a_business_route_of_its_own(start_app, sink):
+    app = start_app(OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, BG_DEPENDENCY_URL="{url}/stock")
+    status, response_headers, body = app.get("/api/basket")
+    assert status == 200 and response_headers["X-App-Color"] == "green"
+    answer = json.loads(body)
+    assert (answer["color"], answer["version"]) == ("green", "9.8.7") and answer["items"]
+    metrics = app.get("/metrics")[2].decode()
+    assert 'bgdemo_requests_total{code="200",color="green",method="GET",route="/api/basket",version="9.8.7"} 1.0' in metrics
+
+    trace_id, headers = traceparent()
+    assert app.get("/api/basket", headers)[1]["X-Trace-Id"] == trace_id
+    # One span, no dependency call: a client span would have ended before the server span and
+    # so been exported no later.
+    (span,) = wait_until(lambda: sink.spans_of(trace_id), 10, "the basket's span")
+    assert (span["name"], span["kind"], span["attributes"]["http.route"]) == ("GET /api/basket", SERVER, "/api/basket")
+
+
+def test_error_rate_knob_fails_every_business_route_only(start_app):
+    app = start_app(BG_ERROR_RATE="1", BG_DEPENDENCY_URL="{url}/stock")
+    assert (app.get("/api/basket")[0], app.get("/api/quote")[0]) == (500, 500)
+    assert (app.get("/stock")[0], app.get("/healthz")[0], app.get("/version")[0]) == (200, 200, 200)

@@ -1,12 +1,18 @@
 """The demo app's WSGI application, served by gunicorn on the lab hosts.
 
 Routes:
-  GET /api/quote  business route; calls the downstream dependency (BG_DEPENDENCY_URL)
-  GET /stock      the dependency the lab points BG_DEPENDENCY_URL at
-  GET /healthz    200 while the process serves
-  GET /version    JSON with service, version and color
-  GET /metrics    Prometheus RED metrics labelled by color and version
+  GET /api/quote   business route; calls the downstream dependency (BG_DEPENDENCY_URL)
+  GET /api/basket  business route without a dependency call, so a fault of the release's own
+                   code on one endpoint is told apart from a fault of the dependency
+  GET /stock       the dependency the lab points BG_DEPENDENCY_URL at
+  GET /healthz     200 while the process serves
+  GET /version     JSON with service, version and color
+  GET /metrics     Prometheus RED metrics labelled by color and version
 Every response carries X-App-Color, X-App-Version and X-App-Host; traced responses carry X-Trace-Id.
+
+Error and latency faults (BG_ERROR_RATE, BG_ADDED_LATENCY_MS and the release's defects, see
+settings.py) hit the business routes; /stock, /healthz, /version and /metrics answer as a
+healthy release would.
 """
 import json
 import os
@@ -40,6 +46,7 @@ class DemoApp:
         )
         self.routes = {
             "/api/quote": self.quote,
+            "/api/basket": self.basket,
             "/stock": self.stock,
             "/healthz": self.healthz,
             "/version": self.version,
@@ -86,11 +93,18 @@ class DemoApp:
     def _json(self, code, payload):
         return code, (json.dumps(payload, sort_keys=True) + "\n").encode(), "application/json"
 
-    def quote(self, environ, span):
+    def _fails(self):
+        """Whether this request of a business route answers 500 (the release-wide error rate)."""
+        return random.random() < self.settings.error_rate
+
+    def _added_latency(self):
         if self.settings.added_latency_ms:
             time.sleep(self.settings.added_latency_ms / 1000.0)
+
+    def quote(self, environ, span):
+        self._added_latency()
         dependency = self.call_dependency() if self.settings.dependency_url else "not configured"
-        if random.random() < self.settings.error_rate:
+        if self._fails():
             return self._json(500, {"error": "injected fault", "color": self.settings.color})
         if dependency not in ("ok", "not configured"):
             return self._json(502, {"error": f"dependency: {dependency}", "color": self.settings.color})
@@ -101,6 +115,19 @@ class DemoApp:
                 "color": self.settings.color,
                 "version": self.settings.version,
                 "dependency": dependency,
+            },
+        )
+
+    def basket(self, environ, span):
+        self._added_latency()
+        if self._fails():
+            return self._json(500, {"error": "injected fault", "color": self.settings.color})
+        return self._json(
+            200,
+            {
+                "items": [{"sku": "map-001", "quantity": 1}, {"sku": "territory-002", "quantity": 2}],
+                "color": self.settings.color,
+                "version": self.settings.version,
             },
         )
 
