@@ -1,13 +1,44 @@
-"""The demo app under real gunicorn with the real OpenTelemetry SDK exporting OTLP/HTTP."""
+"""The demo app under real gunicorn with the real OpenTelemetry SDK exporting OTLP/HTTP, and
+releases of it built with defects (build_artifact --defect) doing what each defect says."""
+import concurrent.futures
+import io
 import json
 import secrets
+import statistics
+import tarfile
+import time
 
 import pytest
-from conftest import wait_until
+from conftest import RunningApp, wait_until
 from otlp_sink import OtlpSink
 
+import build_artifact
+
 SERVER, CLIENT = 2, 3  # OTLP SpanKind values
-STATUS_ERROR = 2
+STATUS_UNSET, STATUS_ERROR = 0, 2
+BASE_ENV = {"BG_COLOR": "green", "BG_ENVIRONMENT": "ci", "OTEL_BSP_SCHEDULE_DELAY": "100"}
+
+
+class TimedSink(OtlpSink):
+    """The test sink that also keeps each span's duration, for the defects that slow a span."""
+
+    def __init__(self):
+        super().__init__()
+        self.durations = {}
+
+    def add(self, request):
+        super().add(request)
+        with self.lock:
+            for resource_spans in request.resource_spans:
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        seconds = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
+                        self.durations[(span.trace_id.hex(), span.name)] = seconds
+
+    def duration(self, trace_id, name):
+        """Seconds the span `name` of the trace took (names are unique within these tests' traces)."""
+        with self.lock:
+            return self.durations[(trace_id, name)]
 
 
 def traceparent():
@@ -17,8 +48,56 @@ def traceparent():
 
 @pytest.fixture
 def sink():
-    with OtlpSink() as running:
+    with TimedSink() as running:
         yield running
+
+
+def unpack_release(directory, version, defects):
+    """Builds the demo app's artifact with a DEFECTS mapping (source only, no wheels) and unpacks
+    it like app_env does; returns the release directory."""
+    wheels = directory / "wheels"
+    wheels.mkdir(parents=True)
+    data = build_artifact.artifact_bytes(version, wheels, defects)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(directory, filter="data")
+    return directory / f"bgdemo-{version}"
+
+
+@pytest.fixture
+def start_release(tmp_path):
+    """Starts faulty releases: start_release(["failing_route=/api/basket"], **env), the defects
+    given as on build_artifact's command line."""
+    running = []
+
+    def start(defects, **env):
+        directory = tmp_path / f"faulty-{len(running)}"
+        release = unpack_release(directory, "9.9.0", build_artifact.parse_defects(defects))
+        log = open(directory / "app.log", "w+b")  # pylint: disable=consider-using-with
+        app = RunningApp(release, {**BASE_ENV, **{k: str(v) for k, v in env.items()}}, log)
+        running.append(app)
+        return app
+
+    yield start
+    for app in running:
+        app.stop()
+        app.log.close()
+
+
+def timed_gets(app, path, clients, each):
+    """`clients` clients at once, each sending `each` requests one after the other; returns
+    (statuses, seconds per request)."""
+    def client():
+        results = []
+        for unused_index in range(each):
+            started = time.perf_counter()
+            status = app.get(path)[0]
+            results.append((status, time.perf_counter() - started))
+        return results
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=clients) as pool:
+        futures = [pool.submit(client) for unused_client in range(clients)]
+        results = [result for future in futures for result in future.result()]
+    return [status for status, unused_seconds in results], [seconds for unused_status, seconds in results]
 
 
 def test_every_response_names_color_and_version(start_app):
@@ -112,3 +191,90 @@ def test_error_rate_knob_fails_every_business_route_only(start_app):
     app = start_app(BG_ERROR_RATE="1", BG_DEPENDENCY_URL="{url}/stock")
     assert (app.get("/api/basket")[0], app.get("/api/quote")[0]) == (500, 500)
     assert (app.get("/stock")[0], app.get("/healthz")[0], app.get("/version")[0]) == (200, 200, 200)
+
+
+def test_failing_route_fails_that_route_only(start_release, sink):
+    app = start_release(["failing_route=/api/basket"], OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, BG_DEPENDENCY_URL="{url}/stock")
+    assert [app.get("/api/basket")[0] for unused_index in range(20)] == [500] * 20
+    assert [app.get("/api/quote")[0] for unused_index in range(20)] == [200] * 20
+    assert app.get("/healthz")[0] == 200
+
+    basket_id, basket_headers = traceparent()
+    status, unused_headers, body = app.get("/api/basket", basket_headers)
+    assert status == 500 and json.loads(body)["error"] == "injected fault"
+    quote_id, quote_headers = traceparent()
+    assert app.get("/api/quote", quote_headers)[0] == 200
+    (basket,) = wait_until(lambda: sink.spans_of(basket_id), 10, "the failed basket's span")
+    assert (basket["status"], basket["attributes"]["http.response.status_code"]) == (STATUS_ERROR, 500)
+    quote_spans = wait_until(lambda: len(sink.spans_of(quote_id)) >= 3 and sink.spans_of(quote_id), 10, "the quote's spans")
+    assert {span["status"] for span in quote_spans} == {STATUS_UNSET}
+
+
+def test_failing_route_error_rate_fails_that_share_of_the_route(start_release):
+    app = start_release(["failing_route=/api/quote", "failing_route_error_rate=0.5"])
+    statuses = [app.get("/api/quote")[0] for unused_index in range(200)]
+    assert set(statuses) == {200, 500}
+    # Binomial(200, 0.5): outside [40, 160] once in far more runs than this suite will see.
+    assert 40 < statuses.count(500) < 160, statuses.count(500)
+    assert [app.get("/api/basket")[0] for unused_index in range(20)] == [200] * 20
+
+
+def test_latency_under_load_is_slow_only_under_load(start_app, start_release):
+    added = 0.1  # seconds per other request in flight
+    healthy = start_app(BG_DEPENDENCY_URL="{url}/stock")
+    faulty = start_release([f"latency_under_load_ms={added * 1000:g}"], BG_DEPENDENCY_URL="{url}/stock")
+
+    # One client at a time: no other request is in flight (the quote's own call to /stock does
+    # not count), so the faulty release is as fast as the healthy one.
+    alone = {}
+    for name, app in (("healthy", healthy), ("faulty", faulty)):
+        statuses, seconds = timed_gets(app, "/api/quote", clients=1, each=15)
+        assert set(statuses) == {200}
+        alone[name] = statistics.median(seconds)
+    assert alone["faulty"] < alone["healthy"] + added / 2, alone
+
+    # Six clients at once: each request finds about five others in flight, so it waits about
+    # 5 x 100 ms; the assertion asks for two.
+    together = {}
+    for name, app in (("healthy", healthy), ("faulty", faulty)):
+        statuses, seconds = timed_gets(app, "/api/quote", clients=6, each=5)
+        assert set(statuses) == {200}
+        together[name] = statistics.median(seconds)
+    assert together["faulty"] > together["healthy"] + 2 * added, together
+    assert together["faulty"] > alone["faulty"] + 2 * added, (alone, together)
+
+
+def test_dependency_latency_shows_in_the_client_span_only(start_app, start_release, sink):
+    added = 0.3
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "BG_DEPENDENCY_URL": "{url}/stock"}
+    apps = {"healthy": start_app(**env), "faulty": start_release([f"dependency_latency_ms={added * 1000:g}"], **env)}
+    traces = {}
+    for name, app in apps.items():
+        trace_id, headers = traceparent()
+        assert app.get("/api/quote", headers)[0] == 200
+        traces[name] = trace_id
+    for trace_id in traces.values():
+        wait_until(lambda trace_id=trace_id: len(sink.spans_of(trace_id)) >= 3, 10, "the quote's three spans")
+
+    faulty, healthy = traces["faulty"], traces["healthy"]
+    assert sink.duration(faulty, "GET stock") >= 0.9 * added
+    # The dependency answered as fast as ever: its own server span does not hold the delay.
+    assert sink.duration(faulty, "GET /stock") < added
+    assert sink.duration(faulty, "GET /api/quote") >= sink.duration(faulty, "GET stock")
+    assert sink.duration(healthy, "GET stock") < added
+
+
+@pytest.mark.parametrize(
+    "defects, named",
+    [
+        ({"latency_under_load_ms": "fast"}, "latency_under_load_ms='fast'"),
+        ({"failing_route": "/api/nowhere"}, "failing_route='/api/nowhere'"),
+        ({"dependency_latency_ms": "-5"}, "dependency_latency_ms='-5'"),
+        ({"slow_start": "1"}, "unknown defect 'slow_start'"),
+    ],
+)
+def test_release_with_a_bad_defect_does_not_start_and_names_it(tmp_path, defects, named):
+    release = unpack_release(tmp_path, "9.9.1", defects)
+    with open(tmp_path / "app.log", "w+b") as log, pytest.raises(AssertionError, match="the demo app exited") as refused:
+        RunningApp(release, BASE_ENV, log)
+    assert named in str(refused.value)

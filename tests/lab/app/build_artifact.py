@@ -6,8 +6,19 @@ The tarball is byte-for-byte reproducible (sorted entries, fixed mtimes and owne
 without a timestamp), so rebuilding a version gives the same checksum and a provisioning
 run stays idempotent.
 
-`--defect` builds a release with a built-in fault (a higher error rate, tracing switched off,
-added latency) that no configuration of the host can mend: what a real bad release is like.
+`--defect NAME=VALUE` (repeatable; defects combine) builds a release with a built-in fault that
+no configuration of the host can mend: what a real bad release is like. The DEFECTS file it
+writes beside VERSION is read by bgdemo/settings.py, whose docstring says what each does:
+
+  error_rate=<fraction>                 every business route fails at that rate
+  added_latency_ms=<ms>                 every business request is slower by <ms>
+  tracing=off                           no traces at all
+  latency_under_load_ms=<ms>            <ms> more per other request in flight: slow only under load
+  failing_route=<path>                  one business route (/api/quote, /api/basket) fails ...
+  failing_route_error_rate=<fraction>   ... at that rate (default 1.0)
+  dependency_latency_ms=<ms>            the calls to the dependency are slower by <ms>
+
+An unknown name or a bad value is refused here, before anything is built.
 
 Prints one JSON line: {"version", "path", "sha256", "built"}.
 """
@@ -23,6 +34,12 @@ import tarfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The app checks its DEFECTS file with the same code when it starts, so a release built here
+# never fails to start over a defect value.
+sys.path.insert(0, str(HERE))
+from bgdemo.settings import defect_forms  # noqa: E402  pylint: disable=wrong-import-position
+from bgdemo.settings import parse_defects as check_defects  # noqa: E402  pylint: disable=wrong-import-position
+
 TARGET_PLATFORM_ARGS = [
     "--python-version", "3.11", "--only-binary=:all:",
     "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
@@ -73,23 +90,36 @@ def artifact_bytes(version, wheels, defects=None):
     return gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
 
 
+def parse_defects(items):
+    """["NAME=VALUE", ...] from the command line -> the DEFECTS mapping, every value as given.
+    Raises ValueError naming the item and what was expected."""
+    defects = {}
+    for item in items:
+        name, separator, value = item.partition("=")
+        if not separator or not value:
+            raise ValueError(f"--defect {item!r} is not NAME=VALUE; expected one of {defect_forms()}")
+        if name in defects:
+            raise ValueError(f"--defect {item!r}: {name} was already given as {defects[name]!r}")
+        defects[name] = value
+    check_defects(defects)  # its SettingsError is a ValueError naming the defect and the value
+    return defects
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--version", required=True)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--wheel-cache", type=Path, default=None)
     parser.add_argument("--defect", action="append", default=[], metavar="NAME=VALUE",
-                        help="build a deliberately broken release for the demo and tests: error_rate=0.3, tracing=off, "
-                             "added_latency_ms=200")
+                        help=f"build a deliberately broken release for the demo, tests and benchmarks (repeatable, defects "
+                             f"combine): {defect_forms()}")
     args = parser.parse_args(argv)
     if not VERSION_PATTERN.match(args.version):
         parser.error(f"--version {args.version!r} is not a release version like 1.2.3")
-    defects = {}
-    for item in args.defect:
-        name, _sep, value = item.partition("=")
-        if name not in ("error_rate", "tracing", "added_latency_ms") or not value:
-            parser.error(f"--defect {item!r}: expected error_rate=<fraction>, tracing=off or added_latency_ms=<ms>")
-        defects[name] = value
+    try:
+        defects = parse_defects(args.defect)
+    except ValueError as exc:
+        parser.error(str(exc))
     wheels = args.wheel_cache or args.out / "wheels"
     download_wheels(HERE / "requirements.txt", wheels)
     data = artifact_bytes(args.version, wheels, defects)

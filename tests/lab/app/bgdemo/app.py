@@ -11,13 +11,15 @@ Routes:
 Every response carries X-App-Color, X-App-Version and X-App-Host; traced responses carry X-Trace-Id.
 
 Error and latency faults (BG_ERROR_RATE, BG_ADDED_LATENCY_MS and the release's defects, see
-settings.py) hit the business routes; /stock, /healthz, /version and /metrics answer as a
-healthy release would.
+settings.py) hit the business routes, dependency_latency_ms the quote's call to the dependency;
+/stock, /healthz, /version and /metrics answer as a healthy release would.
 """
+import contextlib
 import json
 import os
 import random
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,10 +28,28 @@ from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-from .settings import Settings
+from .settings import BUSINESS_ROUTES, Settings
 from .telemetry import setup_tracing
 
 STATUS_TEXT = {200: "200 OK", 404: "404 Not Found", 500: "500 Internal Server Error", 502: "502 Bad Gateway"}
+
+
+class InFlight:
+    """Counts the business requests this process is serving, over all of gunicorn's threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def __enter__(self):
+        """Counts the request in; returns how many others were being served when it arrived."""
+        with self.lock:
+            self.count += 1
+            return self.count - 1
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.count -= 1
 
 
 class DemoApp:
@@ -44,6 +64,7 @@ class DemoApp:
         self.duration = Histogram(
             "bgdemo_request_duration_seconds", "Request duration", labels, registry=self.registry
         )
+        self.in_flight = InFlight()
         self.routes = {
             "/api/quote": self.quote,
             "/api/basket": self.basket,
@@ -59,8 +80,11 @@ class DemoApp:
         method = environ.get("REQUEST_METHOD", "GET")
         handler = self.routes.get(path)
         route = path if handler else "unmatched"
+        # Only user requests count as load: the /stock calls a quote makes to its own host are
+        # part of that quote, and would otherwise slow a lone client under latency_under_load_ms.
+        business = route in BUSINESS_ROUTES
         parent = propagate.extract({k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")})
-        with self.tracer.start_as_current_span(
+        with (self.in_flight if business else contextlib.nullcontext(0)) as others, self.tracer.start_as_current_span(
             f"{method} {route}",
             context=parent,
             kind=SpanKind.SERVER,
@@ -69,6 +93,11 @@ class DemoApp:
             if handler is None:
                 code, body, ctype = 404, b"not found\n", "text/plain"
             else:
+                if business and others and self.settings.latency_under_load_ms:
+                    # A release that contends for something shared (a lock, a pool): the more
+                    # requests it serves at once, the longer each waits. gunicorn's thread count
+                    # bounds the others, and so the delay.
+                    time.sleep(self.settings.latency_under_load_ms * others / 1000.0)
                 code, body, ctype = handler(environ, span)
             span.set_attribute("http.response.status_code", code)
             if code >= 500:
@@ -93,9 +122,12 @@ class DemoApp:
     def _json(self, code, payload):
         return code, (json.dumps(payload, sort_keys=True) + "\n").encode(), "application/json"
 
-    def _fails(self):
-        """Whether this request of a business route answers 500 (the release-wide error rate)."""
-        return random.random() < self.settings.error_rate
+    def _fails(self, route):
+        """Whether this request of a business route answers 500: the release-wide error rate,
+        then the failing route's own."""
+        if random.random() < self.settings.error_rate:
+            return True
+        return route == self.settings.failing_route and random.random() < self.settings.failing_route_error_rate
 
     def _added_latency(self):
         if self.settings.added_latency_ms:
@@ -104,7 +136,7 @@ class DemoApp:
     def quote(self, environ, span):
         self._added_latency()
         dependency = self.call_dependency() if self.settings.dependency_url else "not configured"
-        if self._fails():
+        if self._fails("/api/quote"):
             return self._json(500, {"error": "injected fault", "color": self.settings.color})
         if dependency not in ("ok", "not configured"):
             return self._json(502, {"error": f"dependency: {dependency}", "color": self.settings.color})
@@ -120,7 +152,7 @@ class DemoApp:
 
     def basket(self, environ, span):
         self._added_latency()
-        if self._fails():
+        if self._fails("/api/basket"):
             return self._json(500, {"error": "injected fault", "color": self.settings.color})
         return self._json(
             200,
@@ -138,6 +170,10 @@ class DemoApp:
         ) as span:
             headers = {}
             propagate.inject(headers)
+            if self.settings.dependency_latency_ms:
+                # Inside the client span, before the call: the dependency's own server span stays
+                # fast, so traces show the call slow only from the color running this release.
+                time.sleep(self.settings.dependency_latency_ms / 1000.0)
             try:
                 with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=self.dependency_timeout) as response:
                     span.set_attribute("http.response.status_code", response.status)
