@@ -73,13 +73,20 @@ def run_playbook(playbook, inventory, extra_vars, echo=True, log=None, start_new
 
 
 class LabLoad:
-    """Bounded keep-alive and new-connection load through every load balancer of the lab."""
+    """Bounded keep-alive and new-connection load through every load balancer of the lab, to
+    one path (`path`, by default /api/quote) or to several by weight
+    (`paths={"/api/quote": 3, "/api/basket": 1}`, see loadgen), not both. `max_requests` and
+    `rate` are per load balancer, over all paths."""
 
-    def __init__(self, urls, path="/api/quote", keepalive_clients=2, new_connection_clients=1, max_seconds=600,
-                 max_requests=200000, rate=80):
-        self.generators = {url: LoadGenerator(url.rstrip("/") + path, keepalive_clients=keepalive_clients,
+    def __init__(self, urls, path=None, keepalive_clients=2, new_connection_clients=1, max_seconds=600,
+                 max_requests=200000, rate=80, paths=None):
+        if path is not None and paths is not None:
+            raise ValueError(f"LabLoad takes path ({path!r}) or paths ({paths!r}), not both")
+        if paths is None:
+            paths = [path or "/api/quote"]
+        self.generators = {url: LoadGenerator(url.rstrip("/"), keepalive_clients=keepalive_clients,
                                               new_connection_clients=new_connection_clients, max_requests=max_requests,
-                                              max_seconds=max_seconds, rate=rate) for url in urls}
+                                              max_seconds=max_seconds, rate=rate, paths=paths) for url in urls}
 
     def __enter__(self):
         for generator in self.generators.values():
@@ -98,12 +105,17 @@ class LabLoad:
         return colors
 
     def totals(self):
-        totals = {"requests": 0, "ok": 0, "non_2xx": 0, "errors": 0, "by_color": {}}
+        """Responses over every load balancer: in all, per color and per path (by_route)."""
+        totals = {"requests": 0, "ok": 0, "non_2xx": 0, "errors": 0, "by_color": {}, "by_route": {}}
         for report in self.reports.values():
             for key in ("requests", "ok", "non_2xx", "errors"):
                 totals[key] += report[key]
             for color, count in report["by_color"].items():
                 totals["by_color"][color] = totals["by_color"].get(color, 0) + count
+            for route, counts in report["by_route"].items():
+                route_totals = totals["by_route"].setdefault(route, dict.fromkeys(counts, 0))
+                for key, count in counts.items():
+                    route_totals[key] += count
         return totals
 
 
