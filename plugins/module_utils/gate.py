@@ -5,22 +5,39 @@
 """The analysis gate over time: one look, or repeated looks through a bake time.
 
 A cutover step bakes for minutes, but a broken release must not serve users for minutes:
-the gate looks every `interval` seconds and stops at the first `fail`. Looks before the end
-of the bake are interim looks and use a tenth of alpha, so that looking often does not
-multiply the false-fail rate (the early boundary of a group-sequential design is strict in
-the same way); the look at the end of the bake uses the full alpha. An `inconclusive` end is
-held and looked at again until `hold` has passed. A backend that cannot answer ends the gate
-with `fail` at once: the gate fails closed.
+the gate looks every `interval` seconds and stops at the first `fail`. An `inconclusive` end
+of the bake is held and looked at again until `hold` has passed. A backend that cannot
+answer ends the gate with `fail` at once: the gate fails closed.
+
+Every look at a healthy release is a chance to fail it, so the looks of one watch spend
+alpha by a plan on the time scale (Lan-DeMets): with tau = (t - start) / (bake + hold), look k
+judges at alpha * (f(tau_k) - f(tau_k-1)), so that the levels of all its looks add up to at
+most alpha however many there are and whenever they come, which bounds the false-fail rate by
+the union bound (Bonferroni) whatever the dependence between looks that judge overlapping
+windows. f (see spending) gives the looks before the end of the bake 0.3 * sqrt(tau / tau_bake),
+so that even the first look of a long bake can fail a clear regression; jumps to 0.9 at the
+end of the bake, the look with the most data, so that a modest regression still fails there;
+and rises in proportion to time to 1 over the hold. The fixed levels it replaces (a tenth of
+alpha at each look before the end of the bake, the whole alpha at its end and at each look of
+the hold) added up with every look: 3.3 alpha for a bake of 24 looks, more with a hold.
+benchmarks/bench_judge.py P7 measures both.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 import time
+from decimal import ROUND_FLOOR, Decimal
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysis
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError, TraceQuery
 
-INTERIM_ALPHA_SHARE = 0.1
+# The alpha-spending plan (see spending): the share of alpha the looks before the end of the
+# bake may spend, and the share left for the hold; the look at the end of the bake has the
+# rest, at least 0.6.
+INTERIM_SHARE = 0.3
+HOLD_SHARE = 0.1
 # A baseline window that ended this long ago holds every span it will ever hold (the
 # OpenTelemetry SDKs export within 5 s by default), so later looks of the same watch reuse it.
 BASELINE_SETTLED_SECONDS = 5.0
@@ -43,10 +60,34 @@ class GateSettings:
         self.baseline_end = baseline_end
 
 
-def look(backend, settings, end, interim=False, settled=None):
-    """One judgement of the window ending at `end`; returns the judge's result plus `window`
-    and, when the backend failed, a `fail` naming it. `settled` (a dict kept across the looks
-    of one watch) holds a baseline sample that can no longer change."""
+def spending(tau, tau_bake, interim):
+    """f(tau): the share of alpha that the looks of a watch up to information time `tau` may
+    have spent, the bake ending at `tau_bake` (1 without a hold). Before the end of the bake
+    (`interim`: the caller says so, so that rounding cannot move a look across that end)
+    INTERIM_SHARE * sqrt(tau / tau_bake); from its end 1 - HOLD_SHARE, rising in proportion
+    to time to 1 at the end of the hold; 1 from then on, and from the end of a bake without
+    a hold."""
+    if interim:
+        return INTERIM_SHARE * math.sqrt(min(1.0, max(0.0, tau / tau_bake)))
+    if tau >= 1 or tau_bake >= 1:
+        return 1.0
+    return 1.0 - HOLD_SHARE * min(1.0, (1.0 - tau) / (1.0 - tau_bake))
+
+
+def readable(level):
+    """`level` rounded down to three significant digits, so that a reason reads "alpha
+    0.00106", not "alpha 0.0010606601717798214"; never more than `level`."""
+    digits = Decimal(repr(level))
+    return float(digits.quantize(Decimal(1).scaleb(digits.adjusted() - 2), rounding=ROUND_FLOOR))
+
+
+def look(backend, settings, end, *, settled=None, alpha=None):
+    """One judgement of the window ending at `end` at significance level `alpha` (by default
+    the thresholds' alpha, which a single look may spend whole); returns the judge's result
+    plus `window` and `look_alpha` and, when the backend failed, a `fail` naming it.
+    `settled` (a dict kept across the looks of one watch) holds a baseline sample that can
+    no longer change."""
+    alpha = settings.thresholds["alpha"] if alpha is None else float(alpha)
     start = end - settings.window
     if settings.since is not None:
         start = max(start, float(settings.since))
@@ -61,7 +102,8 @@ def look(backend, settings, end, interim=False, settled=None):
     if end - start < 1:
         reason = f"the window since {settings.since} is shorter than a second: nothing to judge yet"
         return {"verdict": "inconclusive", "reasons": [reason], "checks": [{"check": "window", "outcome": "inconclusive",
-                                                                            "reason": reason}], "window": window}
+                                                                            "reason": reason}], "window": window,
+                "look_alpha": alpha}
     fixed = (settled is not None and settings.baseline_end is not None
              and end - baseline_end >= BASELINE_SETTLED_SECONDS)
     try:
@@ -76,15 +118,15 @@ def look(backend, settings, end, interim=False, settled=None):
     except BackendError as exc:
         reason = f"trace backend: {exc}"
         return {"verdict": "fail", "reasons": [reason], "checks": [{"check": "backend", "outcome": "fail", "reason": reason}],
-                "window": window}
+                "window": window, "look_alpha": alpha}
     thresholds = dict(settings.thresholds)
-    if interim:
-        thresholds["alpha"] = thresholds["alpha"] * INTERIM_ALPHA_SHARE
+    thresholds["alpha"] = alpha
     judged = analysis.judge(baseline, candidate, thresholds, green_traffic_share=settings.candidate_traffic_share)
     judged["colors"] = {settings.baseline_color: judged["colors"]["blue"], settings.candidate_color: judged["colors"]["green"]}
     if settings.baseline_color != "blue":
         judged["reasons"] = swap_colors(judged["reasons"])
     judged["window"] = window
+    judged["look_alpha"] = alpha
     return judged
 
 
@@ -100,6 +142,7 @@ def summary_of(judged, at, interim):
     return {
         "at": round(at, 3),
         "interim": interim,
+        "alpha": judged.get("look_alpha"),
         "verdict": judged["verdict"],
         "reasons": judged["reasons"],
         "colors": {color: {key: numbers.get(key) for key in ("requests", "errors", "error_rate", "p95_ms")}
@@ -112,25 +155,40 @@ def watch(backend, settings, bake=0.0, interval=5.0, hold=0.0, bake_from=None, c
     held while `inconclusive` until `hold` has passed. The bake counts from `bake_from`
     (the traffic change it follows), else from now; its first look is one interval in,
     as a look at a second of data judges the export delay of the tracing SDKs, not the
-    release. Without a bake, one look now. Returns the deciding look's full result with
-    `looks` (every look, compact) and `decided_at`."""
+    release. Without a bake, one look now. Each look spends its share of alpha (see
+    spending). Returns the deciding look's full result with `looks` (every look, compact),
+    `decided_at`, `look_alpha` (the level that look used) and `alpha_spent` (what all the
+    looks used)."""
+    alpha = settings.thresholds["alpha"]
     started = clock() if bake_from is None else float(bake_from)
-    bake_end = started + max(0.0, float(bake))
-    hold_end = bake_end + max(0.0, float(hold))
+    bake = max(0.0, float(bake))
+    span = bake + max(0.0, float(hold))
+    bake_end = started + bake
+    hold_end = started + span
+    tau_bake = bake / span if span else 1.0
     next_look = min(started + interval, bake_end)
     looks = []
     settled = {}
+    spent = 0.0  # f at the last look
+    used = 0.0  # the levels of the looks so far, each rounded down
     while True:
         sleep(max(0.0, next_look - clock()))
         now = clock()
         interim = now < bake_end
-        judged = look(backend, settings, now, interim=interim, settled=settled)
+        tau = min(1.0, max(0.0, (now - started) / span)) if span else 1.0
+        spent = max(spent, spending(tau, tau_bake, interim))
+        # A look with nothing left to spend (the clock did not move) fails on no test but an
+        # underflowing p-value: the judge needs a positive level.
+        look_alpha = readable(max(alpha * spent - used, sys.float_info.min))
+        used += look_alpha
+        judged = look(backend, settings, now, settled=settled, alpha=look_alpha)
         looks.append(summary_of(judged, now, interim))
         verdict = judged["verdict"]
         done = verdict == "fail" or (not interim and (verdict == "pass" or now >= hold_end))
         if done:
             judged["looks"] = looks
             judged["decided_at"] = now
+            judged["alpha_spent"] = used
             return judged
         next_look = now + interval
         if interim and next_look > bake_end:

@@ -87,8 +87,12 @@ options:
         look at the first second after a traffic change judges the export delay of the
         tracing SDKs, not the release). The first V(fail) ends the task at once; otherwise
         the verdict is the one at the end of the bake.
-      - Looks before the end use a tenth of O(thresholds.alpha), so looking often does not
-        raise the false-fail rate. V(0) is a single look.
+      - The looks share O(thresholds.alpha) by an alpha-spending plan, those before the end
+        of the bake 30 % of it, the first ones the most; the look at the end of the bake at
+        least 60 %; the looks of O(hold) the last 10 %. Their levels add up to at most
+        O(thresholds.alpha) however many looks there are, so looking often does not raise the
+        false-fail rate. V(0) is a single look; without O(hold) it has the whole
+        O(thresholds.alpha).
     type: float
     default: 0
   bake_from:
@@ -261,7 +265,7 @@ window:
   type: dict
   sample: {"start": 1764072000.0, "end": 1764072060.0, "baseline_start": 1764072000.0, "baseline_end": 1764072060.0}
 looks:
-  description: Every look, with its time, verdict, reasons and per-color requests, errors, error rate and p95.
+  description: Every look, with its time, verdict, reasons, per-color requests, errors, error rate and p95, and the significance level it used (C(alpha)).
   returned: always
   type: list
   elements: dict

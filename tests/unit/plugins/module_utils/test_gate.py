@@ -1,4 +1,5 @@
 """The gate over time, on a fake clock and a scripted backend (the subject is our own loop)."""
+import numpy
 import pytest
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import gate
@@ -75,13 +76,114 @@ def test_the_first_failing_look_ends_the_bake():
     assert len(result["looks"]) == 2 and result["decided_at"] == 1010.0
 
 
-def test_interim_looks_use_a_tenth_of_alpha():
-    # p of this difference lies between 0.0005 and 0.005: fails only at the final look.
+def test_a_look_judges_at_the_level_it_is_given_by_default_the_whole_alpha():
+    # p of this difference lies between 0.0005 and 0.005: fails only at the full alpha.
     backend = ScriptedBackend([((5000, 50), (1000, 22))])
-    judged = gate.look(backend, settings(), 1000.0, interim=True)
-    final = gate.look(backend, settings(), 1000.0, interim=False)
-    assert judged["verdict"] == "pass", judged["reasons"]
-    assert final["verdict"] == "fail", final["reasons"]
+    strict = gate.look(backend, settings(), 1000.0, alpha=0.0005)
+    whole = gate.look(backend, settings(), 1000.0)
+    assert strict["verdict"] == "pass", strict["reasons"]
+    assert whole["verdict"] == "fail", whole["reasons"]
+    assert (strict["look_alpha"], whole["look_alpha"]) == (0.0005, 0.005)
+    assert gate.summary_of(whole, 1000.0, False)["alpha"] == 0.005
+
+
+HEALTHY = [((2000, 20), (400, 4))]
+THIN = [((2000, 20), (5, 0))]  # inconclusive at every look: the watch holds to the end
+
+
+@pytest.mark.parametrize("bake, interval, hold, script, count", [
+    (0, 5, 0, HEALTHY, 1), (15, 5, 0, HEALTHY, 3), (50, 5, 0, HEALTHY, 10), (500, 5, 0, HEALTHY, 100),
+    (20, 5, 30, THIN, 10), (5, 5, 495, THIN, 100), (13, 4, 7, THIN, 6),
+])
+def test_the_looks_of_a_watch_spend_at_most_alpha_however_many_there_are(bake, interval, hold, script, count):
+    clock = FakeClock()
+    result = gate.watch(ScriptedBackend(script), settings(), bake=bake, interval=interval, hold=hold, clock=clock.time,
+                        sleep=clock.sleep)
+    alphas = [entry["alpha"] for entry in result["looks"]]
+    assert len(alphas) == count and min(alphas) > 0
+    assert sum(alphas) <= 0.005 * (1 + 1e-12)
+    assert result["alpha_spent"] == pytest.approx(sum(alphas), rel=1e-12)
+    assert all(float(f"{value:.3g}") == value for value in alphas)  # as a reason shows it
+    assert result["look_alpha"] == alphas[-1] and result["thresholds"]["alpha"] == alphas[-1]
+    # The look at the end of the bake has the biggest share; a watch that holds to the end spends all.
+    end_of_bake = [entry["interim"] for entry in result["looks"]].index(False)
+    assert alphas[end_of_bake] >= 0.6 * 0.005
+    if script is THIN:
+        assert sum(alphas) == pytest.approx(0.005, rel=1e-3)  # less only by rounding each level down
+
+
+class FixedBackend:
+    """Answers every search with the same sample per color."""
+
+    def __init__(self, blue, green):
+        self.samples = {"blue": blue, "green": green}
+
+    def sample(self, query):
+        return self.samples[query.color]
+
+
+def lognormal_ms(rng, count, median_ms):
+    return list(rng.lognormal(0.0, 0.5, count) * median_ms)
+
+
+@pytest.mark.parametrize("bake, interval, hold", [(8, 4, 12), (120, 5, 60), (600, 5, 300)])
+@pytest.mark.parametrize("regression", ["errors", "latency"])
+def test_a_clear_regression_fails_at_the_first_look(bake, interval, hold, regression):
+    rng = numpy.random.default_rng(7)
+    if regression == "errors":
+        # 30 % of 40 requests against none of 50 (the baseline needs min_requests to compare with).
+        backend = FixedBackend(ColorSample("blue", requests=50, errors=0, latencies_ms=lognormal_ms(rng, 50, 20)),
+                               ColorSample("green", requests=40, errors=12, latencies_ms=lognormal_ms(rng, 40, 20)))
+    else:
+        # p95 doubled on 200 requests each.
+        backend = FixedBackend(ColorSample("blue", requests=200, latencies_ms=lognormal_ms(rng, 200, 20)),
+                               ColorSample("green", requests=200, latencies_ms=lognormal_ms(rng, 200, 40)))
+    clock = FakeClock()
+    result = gate.watch(backend, settings(), bake=bake, interval=interval, hold=hold, clock=clock.time, sleep=clock.sleep)
+    assert result["verdict"] == "fail", result["reasons"]
+    assert len(result["looks"]) == 1 and result["decided_at"] == 1000.0 + interval
+    assert result["look_alpha"] < 0.005 * 0.3
+
+
+class IndependentAA:
+    """A healthy release (A/A): at every look both colors draw afresh from one distribution,
+    so the looks share nothing and each is a new chance of a false fail (the worst case for
+    looking often; overlapping windows, as in the lab, make fewer)."""
+
+    def __init__(self, seed, requests=1000, error_rate=0.05):
+        self.rng = numpy.random.default_rng(seed)
+        self.requests = requests
+        self.error_rate = error_rate
+
+    def sample(self, query):
+        return ColorSample(query.color, requests=self.requests, errors=int(self.rng.binomial(self.requests, self.error_rate)))
+
+
+def test_a_healthy_release_is_not_failed_by_looking_more_often():
+    # alpha 0.05 so that false fails are frequent enough to count on 80 watches; the error
+    # test alone (no latencies) keeps it fast.
+    aa = settings(thresholds={"alpha": 0.05})
+    watches = 80
+    bound = 2 * 0.05 * watches  # twice the expected count of a rate of at most alpha
+    false_fails = {}
+    for looks, bake in ((2, 10), (50, 250)):
+        fails = 0
+        for seed in range(watches):
+            clock = FakeClock()
+            result = gate.watch(IndependentAA(seed), aa, bake=bake, interval=5, clock=clock.time, sleep=clock.sleep)
+            assert len(result["looks"]) == looks or result["verdict"] == "fail"
+            fails += result["verdict"] == "fail"
+        false_fails[looks] = fails
+    assert false_fails[2] <= bound and false_fails[50] <= bound, false_fails
+    # The old rule (a tenth of alpha at each look before the end of the bake, the full alpha at
+    # its end and at every look of a hold) on the same 50 looks: 49 * 0.005 + 0.05 = 0.295 by
+    # the union bound, and well over the bound measured.
+    old_fails = 0
+    for seed in range(watches):
+        backend = IndependentAA(seed)
+        old_fails += any(gate.look(backend, aa, 1000.0 + 5 * look, alpha=0.005 if look < 50 else 0.05)["verdict"] == "fail"
+                         for look in range(1, 51))
+    assert old_fails > bound, (old_fails, false_fails)
 
 
 def test_an_unreachable_backend_fails_the_gate_at_once():
