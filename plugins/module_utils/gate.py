@@ -44,10 +44,12 @@ BASELINE_SETTLED_SECONDS = 5.0
 
 
 class GateSettings:
-    """What one gate judges: service, colors, window and thresholds."""
+    """What one gate judges: service, colors, window and thresholds; with the number of hosts
+    of each color, the load per host that decides whether latencies are compared."""
 
     def __init__(self, service, baseline_color, candidate_color, window, limit=1000, exclude_operations=(),
-                 thresholds=None, candidate_traffic_share=None, since=None, baseline_end=None):
+                 thresholds=None, candidate_traffic_share=None, since=None, baseline_end=None, baseline_hosts=None,
+                 candidate_hosts=None):
         self.service = service
         self.baseline_color = baseline_color
         self.candidate_color = candidate_color
@@ -58,6 +60,14 @@ class GateSettings:
         self.candidate_traffic_share = candidate_traffic_share
         self.since = since
         self.baseline_end = baseline_end
+        self.hosts = {"baseline": baseline_hosts, "candidate": candidate_hosts}
+
+
+def load_per_host(requests, hosts, seconds):
+    """Traced requests per host and second, or None when the hosts are not known."""
+    if not hosts or seconds <= 0:
+        return None
+    return round(requests / hosts / seconds, 3)
 
 
 def spending(tau, tau_bake, interim):
@@ -121,7 +131,13 @@ def look(backend, settings, end, *, settled=None, alpha=None):
                 "window": window, "look_alpha": alpha}
     thresholds = dict(settings.thresholds)
     thresholds["alpha"] = alpha
-    judged = analysis.judge(baseline, candidate, thresholds, green_traffic_share=settings.candidate_traffic_share)
+    loads = {"blue": load_per_host(baseline.requests, settings.hosts["baseline"], baseline_end - baseline_start),
+             "green": load_per_host(candidate.requests, settings.hosts["candidate"], end - start)}
+    judged = analysis.judge(baseline, candidate, thresholds, green_traffic_share=settings.candidate_traffic_share,
+                            load_per_host=loads if None not in loads.values() else None)
+    for role, (first, last) in (("blue", (baseline_start, baseline_end)), ("green", (start, end))):
+        judged["colors"][role].update(window={"start": round(first, 3), "end": round(last, 3)}, load_per_host=loads[role],
+                                      hosts=settings.hosts["baseline" if role == "blue" else "candidate"])
     judged["colors"] = {settings.baseline_color: judged["colors"]["blue"], settings.candidate_color: judged["colors"]["green"]}
     if settings.baseline_color != "blue":
         judged["reasons"] = swap_colors(judged["reasons"])
@@ -145,7 +161,7 @@ def summary_of(judged, at, interim):
         "alpha": judged.get("look_alpha"),
         "verdict": judged["verdict"],
         "reasons": judged["reasons"],
-        "colors": {color: {key: numbers.get(key) for key in ("requests", "errors", "error_rate", "p95_ms")}
+        "colors": {color: {key: numbers.get(key) for key in ("requests", "errors", "error_rate", "p95_ms", "load_per_host")}
                    for color, numbers in colors.items()},
     }
 

@@ -179,9 +179,27 @@ options:
         description: Fraction below O(candidate_traffic_share) the traced share may fall before the blind-spot check fails.
         type: float
         default: 0.5
+      max_load_ratio:
+        description:
+          - With O(baseline_hosts) and O(candidate_hosts), latencies are compared only when each
+            candidate host served at most this many times the requests per second of each
+            baseline host (in their windows); otherwise the latency check is V(not_compared)
+            with both loads in its reason, as a slower candidate would measure its load, not
+            the release. Errors are compared whatever the load. At least 1.
+        type: float
+        default: 1.25
   candidate_traffic_share:
     description: Percent of load-balancer traffic sent to the candidate in the window; enables the blind-spot check.
     type: float
+  baseline_hosts:
+    description:
+      - Number of hosts of the baseline color. With O(candidate_hosts), each color's traced
+        requests per host and second are returned (C(load_per_host) in RV(colors)) and decide
+        whether latencies are compared (see O(thresholds.max_load_ratio)).
+    type: int
+  candidate_hosts:
+    description: Number of hosts of the candidate color (see O(baseline_hosts)).
+    type: int
 requirements:
   - scipy and numpy (on the controller)
 seealso:
@@ -248,6 +266,9 @@ colors:
       left out of every number, and C(skipped_span_reasons) shows up to five of them.
     - C(backend_warnings) holds what the backend warned of with its answers (Prometheus), and
       the newest seconds of the window a Tempo 3.0 or later did not search (query_end_cutoff).
+    - C(window) (C(start), C(end), epoch seconds) is the window that color's sample covers, and
+      C(hosts) and C(load_per_host) (traced requests per host and second) are set with
+      O(baseline_hosts) and O(candidate_hosts).
   returned: when the backend answered
   type: dict
   sample: {"green": {"requests": 1260, "errors": 24, "error_rate": 0.019048, "p50_ms": 6.0, "p95_ms": 30.0, "p99_ms": 50.0,
@@ -310,6 +331,8 @@ def main():
             exclude_operations={"type": "list", "elements": "str", "default": []},
             thresholds={"type": "dict", "options": THRESHOLD_OPTIONS},
             candidate_traffic_share={"type": "float"},
+            baseline_hosts={"type": "int"},
+            candidate_hosts={"type": "int"},
         ),
         mutually_exclusive=[["end", "bake"], ["end", "hold"], ["end", "bake_from"]],
         supports_check_mode=True,
@@ -330,6 +353,9 @@ def main():
     for name in ("bake", "hold"):
         if p[name] < 0:
             module.fail_json(msg=f"{name} must not be negative, got {p[name]}")
+    for name in ("baseline_hosts", "candidate_hosts"):
+        if p[name] is not None and p[name] < 1:
+            module.fail_json(msg=f"{name} must be at least 1, got {p[name]}")
     if p["candidate_traffic_share"] is not None and not 0 <= p["candidate_traffic_share"] <= 100:
         module.fail_json(msg=f"candidate_traffic_share must be a percentage, got {p['candidate_traffic_share']}")
     try:
@@ -338,6 +364,7 @@ def main():
             exclude_operations=p["exclude_operations"],
             thresholds={k: v for k, v in (p["thresholds"] or {}).items() if v is not None},
             candidate_traffic_share=p["candidate_traffic_share"], since=p["since"], baseline_end=p["baseline_end"],
+            baseline_hosts=p["baseline_hosts"], candidate_hosts=p["candidate_hosts"],
         )
         backend = backend_from_params(p)
     except (analysis.AnalysisError, BackendError) as exc:

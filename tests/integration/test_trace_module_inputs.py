@@ -100,3 +100,14 @@ def test_trace_probe_refuses_a_header_named_as_secret_and_as_routing():
         "headers": {"X-Bluegreen-Preview": "s3cret"}, "routing_headers": {"x-bluegreen-preview": "green"},
         "count": 1, "service": "checkout", "color": "green"})
     assert result["failed"] and result["msg"].startswith("routing_headers: x-bluegreen-preview also named in headers")
+
+
+@pytest.mark.parametrize("args, named", [
+    ({"baseline_hosts": 0, "candidate_hosts": 2}, "baseline_hosts must be at least 1, got 0"),
+    ({"baseline_hosts": 2, "candidate_hosts": -1}, "candidate_hosts must be at least 1, got -1"),
+    ({"thresholds": {"max_load_ratio": 0.5}}, "thresholds.max_load_ratio: 0.5 must be at least 1"),
+])
+def test_trace_health_names_a_bad_host_count_or_load_ratio(args, named):
+    result = run_module("trace_health", {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
+                                         "service": "checkout", **args})
+    assert result.get("failed") and named in result["msg"], result
