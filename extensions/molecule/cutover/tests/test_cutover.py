@@ -1,9 +1,12 @@
 """The cutover playbooks on a real lab under bounded load through both load balancers.
 
-The cases run in file order and each starts from the state the previous one left: a
-healthy cutover to green (with a second cutover refused while it runs), then releases for
-blue that must not go live (an error-rate fault, tracing off, a host that dies during the
-shift), then a run killed mid-shift and run again, which must finish on one color.
+Each case sets up the state it needs and speaks of the colors relative to the one live when
+it starts, so any case runs alone (`pytest -k`) and one failure does not cascade: before
+every case the `settled_lab` fixture starts any stopped app host and, when an earlier case
+left a lock or a split, returns the service to one color. Cases that need more (a finished
+cutover to roll back, a healthy release on the idle color) make it themselves. With
+CUTOVER_CASE_ORDER=reverse (see conftest.py) the cases run last to first, which is how
+their independence is checked.
 """
 import datetime
 import json
@@ -28,6 +31,7 @@ INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 LB_URLS = ["http://127.0.0.1:38080", "http://127.0.0.1:38081"]
 LOCK_FILE = "/var/lib/tracegate-bluegreen/bgdemo.lock"
 STATE_FILE = "/var/lib/tracegate-bluegreen/bgdemo.state.json"
+APP_HOSTS = ["cut-blue-1", "cut-blue-2", "cut-green-1", "cut-green-2"]
 TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 12,
           "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15}
 
@@ -144,6 +148,50 @@ def start_again(container):
         assert "changed" in answer or "no need" in answer, answer
 
 
+def lb_state():
+    """The cutover state the last run left on the HAProxy host ({} before any run)."""
+    state = lb_host().file(STATE_FILE)
+    return json.loads(state.content_string) if state.exists else {}
+
+
+def live_color():
+    """The one color that answers through both load balancers now."""
+    colors = {color for seen in served_colors(10).values() for color in seen["by_color"]}
+    assert len(colors) == 1, f"the load balancers serve {colors}"
+    return colors.pop()
+
+
+def running(container):
+    return subprocess.run(["podman", "inspect", "-f", "{{.State.Running}}", container], capture_output=True, text=True,
+                          check=True).stdout.strip() == "true"
+
+
+@pytest.fixture(autouse=True)
+def settled_lab(audit):
+    """Every app host up, no lock, one color live on both load balancers, whatever the case
+    before this one left."""
+    for container in APP_HOSTS:
+        if not running(container):
+            start_again(container)
+    colors = {color for seen in served_colors(10).values() for color in seen["by_color"]}
+    if lb_host().file(LOCK_FILE).exists or len(colors) != 1:
+        to_color = lb_state().get("from_color") if lb_state().get("from_color") in ("blue", "green") else "blue"
+        code, lines, _seconds = run_playbook("rollback", INVENTORY, dict(TIMING, **audit, bluegreen_break_lock=True,
+                                                                         bluegreen_rollback_to=to_color), echo=False)
+        assert code == 0, ["the lab could not be settled before the case"] + lines
+    return live_color()
+
+
+def finished_cutover(audit):
+    """A finished cutover for a rollback to undo: the last run's, else one run now."""
+    state = lb_state()
+    if state.get("operation") == "cutover" and state.get("phase") == "done":
+        return
+    with LabLoad(LB_URLS, rate=60):
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, build_release("1.5.0")), echo=False)
+    assert code == 0, ["the cutover before the rollback failed"] + lines
+
+
 def test_a_production_cutover_needs_a_valid_approval_by_someone_else(audit, approver):
     release = build_release("1.1.0")
     production = dict(bluegreen_environment="production", bluegreen_change_ticket="CHG-4242")
@@ -161,8 +209,10 @@ def test_a_production_cutover_needs_a_valid_approval_by_someone_else(audit, appr
     assert not lb_host().file(LOCK_FILE).exists
 
 
-def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_refused(audit, approver):
+def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_refused(audit, approver, settled_lab):
+    live = settled_lab
     release = build_release("1.1.0")
+    logs_before = set(audit_logs(audit))
     with LabLoad(LB_URLS, rate=60) as load:
         outcome = {}
 
@@ -187,12 +237,12 @@ def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_
     assert code == 0, lines
     totals = load.totals()
     assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
-    assert totals["by_color"].get("green", 0) > 0
+    assert totals["by_color"].get(other(live), 0) > 0
     for url, seen in served_colors().items():
-        assert set(seen["by_color"]) == {"green"}, (url, seen)
-    runs = [verify_log(audit, log) for log in audit_logs(audit)]
+        assert set(seen["by_color"]) == {other(live)}, (url, seen)
+    runs = [verify_log(audit, log) for log in audit_logs(audit) if log not in logs_before]
     outcomes = [records[-1]["outcome"] for records in runs]
-    assert "succeeded" in outcomes
+    assert sorted(outcome.split(":")[0] for outcome in outcomes) == ["refused", "succeeded"], outcomes
     succeeded = next(records for records in runs if records[-1]["outcome"] == "succeeded")
     approvals = [record for record in succeeded if record["type"] == "approval_verified"]
     assert approvals and approvals[0]["approver"] == "alice" and approvals[0]["ticket"] == "CHG-4242", approvals
@@ -201,7 +251,7 @@ def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_
         assert CANARY not in path.read_text(encoding="utf-8"), path
 
 
-def test_an_audit_host_that_cannot_take_the_copy_stops_the_run_before_any_traffic_change(audit, tmp_path):
+def test_an_audit_host_that_cannot_take_the_copy_stops_the_run_before_any_traffic_change(audit, tmp_path, settled_lab):
     unreachable = tmp_path / "audit-host.yml"
     unreachable.write_text("bluegreen_audit:\n  hosts:\n    cut-audit-gone:\n"
                            "      ansible_connection: containers.podman.podman\n", encoding="utf-8")
@@ -210,7 +260,7 @@ def test_an_audit_host_that_cannot_take_the_copy_stops_the_run_before_any_traffi
     assert code != 0 and any("copy on cut-audit-gone" in line for line in lines), lines
     assert not any("deploying" in line for line in lines), lines
     for url, seen in served_colors().items():
-        assert set(seen["by_color"]) == {"green"}, (url, seen)
+        assert set(seen["by_color"]) == {settled_lab}, (url, seen)
     records = verify_log(audit, audit_logs(audit)[-1])
     assert records[-1]["outcome"].startswith("refused: audit log not written"), records[-1]
     assert not any(record["type"] == "traffic_change" for record in records)
@@ -242,7 +292,7 @@ def test_untraced_release_is_stopped_before_any_user_traffic(audit):
     assert verify_log(audit, audit_logs(audit)[-1])[-1]["outcome"] == "stopped_before_traffic"
 
 
-def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit):
+def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
     release = build_release("1.4.0")
     with LabLoad(LB_URLS, rate=60) as load:
         process_box = {}
@@ -250,7 +300,7 @@ def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(au
         thread = threading.Thread(target=lambda: result.update(run=run_playbook(
             "cutover", INVENTORY, cutover_vars(audit, release), echo=False, on_start=lambda p: process_box.update(p=p))))
         thread.start()
-        live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
+        live = settled_lab
         color, victim = other(live), f"cut-{other(live)}-1"
         deadline = time.monotonic() + 180
         while load.totals_now().get(color, 0) == 0:
@@ -267,7 +317,7 @@ def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(au
         start_again(victim)
 
 
-def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit):
+def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit, settled_lab):
     release = build_release("1.5.0")
     with LabLoad(LB_URLS, rate=60) as load:
         box = {}
@@ -275,7 +325,7 @@ def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit):
             "cutover", INVENTORY, cutover_vars(audit, release), echo=False, start_new_session=True,
             on_start=lambda p: box.update(p=p))))
         thread.start()
-        live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
+        live = settled_lab
         deadline = time.monotonic() + 180
         while load.totals_now().get(other(live), 0) == 0:
             assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
@@ -295,7 +345,8 @@ def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit):
 
 
 def test_rollback_on_demand_returns_every_request_to_the_previous_color(audit):
-    live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
+    finished_cutover(audit)
+    live = live_color()
     with LabLoad(LB_URLS, rate=60) as load:
         code, lines, _seconds = run_playbook("rollback", INVENTORY, dict(TIMING, **audit), echo=False)
     assert code == 0, lines
@@ -307,8 +358,32 @@ def test_rollback_on_demand_returns_every_request_to_the_previous_color(audit):
     assert records[0]["operation"] == "rollback" and any(record["type"] == "rollback" for record in records)
 
 
-def test_verify_runs_the_gates_and_changes_nothing(audit):
-    live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
+def test_a_gradual_rollback_walks_the_steps_back_without_a_failed_request(audit, settled_lab):
+    live = settled_lab
+    with LabLoad(LB_URLS, rate=60) as load:
+        code, lines, _seconds = run_playbook("rollback", INVENTORY, dict(
+            TIMING, **audit, bluegreen_gradual=True, bluegreen_rollback_to=other(live), bluegreen_rollback_step_seconds=2,
+            bluegreen_steps=[5, 25, 50, 100]), echo=False)
+    assert code == 0, lines
+    totals = load.totals()
+    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
+    assert totals["by_color"].get(live, 0) > 0 and totals["by_color"].get(other(live), 0) > 0, totals
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {other(live)}, (url, seen)
+    records = verify_log(audit, audit_logs(audit)[-1])
+    changes = [record for record in records if record["type"] == "traffic_change"]
+    assert [int(record["step"]) for record in changes] == [50, 75, 95], changes
+    assert [record["split_after"][other(live)] for record in changes] == [50, 75, 95], changes
+    rollback_at = next(index for index, record in enumerate(records) if record["type"] == "rollback")
+    assert rollback_at > records.index(changes[-1]), "the switch to 100 % came before the last step"
+    assert records[-1]["outcome"] == "rolled_back", records[-1]
+
+
+def test_verify_runs_the_gates_and_changes_nothing(audit, settled_lab):
+    live = settled_lab
+    # The idle color runs a healthy, traced release whatever an earlier case left there.
+    code, lines, _seconds = run_playbook("deploy", INVENTORY, cutover_vars(audit, build_release("1.5.0")), echo=False)
+    assert code == 0, lines
     state_before = lb_host().file(STATE_FILE).content_string
     logs_before = audit_logs(audit)
     with LabLoad(LB_URLS, rate=60):
@@ -322,8 +397,8 @@ def test_verify_runs_the_gates_and_changes_nothing(audit):
     assert not lb_host().file(LOCK_FILE).exists
 
 
-def test_a_release_deployed_ahead_is_cut_over_without_deploying_again(audit):
-    live = next(iter(served_colors(10)[LB_URLS[0]]["by_color"]))
+def test_a_release_deployed_ahead_is_cut_over_without_deploying_again(audit, settled_lab):
+    live = settled_lab
     release = build_release("1.6.0")
     with LabLoad(LB_URLS, rate=60) as load:
         code, lines, _seconds = run_playbook("deploy", INVENTORY, cutover_vars(audit, release), echo=False)
@@ -342,9 +417,14 @@ def test_a_release_deployed_ahead_is_cut_over_without_deploying_again(audit):
     assert not any("app_release" in record.get("action", "") for record in verify_log(audit, cutover_log))
 
 
-def test_every_run_left_a_verified_log_and_its_report(audit):
+def test_every_run_left_a_verified_log_and_its_report(audit, settled_lab):
+    # A run of this case's own (a rollback to the live color, which moves nothing), so that
+    # there is a log to check when the case runs alone.
+    code, lines, _seconds = run_playbook("rollback", INVENTORY, dict(TIMING, **audit, bluegreen_rollback_to=settled_lab),
+                                         echo=False)
+    assert code == 0, lines
     logs = audit_logs(audit)
-    assert len(logs) >= 7
+    assert logs
     for log in logs:
         records = verify_log(audit, log)
         assert records[0]["type"] == "run_start" and records[-1]["type"] == "run_sealed"
