@@ -67,8 +67,8 @@ def cutover(inventory, urls, release, rate):
     if live not in ("blue", "green"):
         raise SystemExit(f"the lab is not settled on one color ({live}): run the rollback playbook first")
     with LabLoad(urls, paths=PATHS, rate=rate) as load:
-        code, lines, seconds = run_playbook("cutover", inventory, dict(TIMING, bluegreen_release=release,
-                                                                        bluegreen_change_ticket="CHG-BENCH"), echo=False)
+        extra_vars = dict(TIMING, bluegreen_release=release, bluegreen_change_ticket="CHG-BENCH")
+        code, lines, seconds = run_playbook("cutover", inventory, extra_vars, echo=False)
     verdicts = [line for line in lines if line.startswith(("step", "watch", "trace_probe"))]
     return {"outcome": outcome_of(code, lines), "seconds": seconds, "new": other(live), "exposure": exposure(load, other(live)),
             "last_gate": verdicts[-1] if verdicts else (lines[-1] if lines else "")}
