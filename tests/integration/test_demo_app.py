@@ -219,29 +219,29 @@ def test_failing_route_error_rate_fails_that_share_of_the_route(start_release):
     assert [app.get("/api/basket")[0] for unused_index in range(20)] == [200] * 20
 
 
-def test_latency_under_load_is_slow_only_under_load(start_app, start_release):
-    added = 0.1  # seconds per other request in flight
+def test_latency_under_load_is_slow_only_above_its_request_rate(start_app, start_release):
+    added = 0.1  # seconds more per request above the rate
     healthy = start_app(BG_DEPENDENCY_URL="{url}/stock")
-    faulty = start_release([f"latency_under_load_ms={added * 1000:g}"], BG_DEPENDENCY_URL="{url}/stock")
+    faulty = start_release([f"latency_under_load_ms={added * 1000:g}", "load_threshold_rps=20"], BG_DEPENDENCY_URL="{url}/stock")
 
-    # One client at a time: no other request is in flight (the quote's own call to /stock does
-    # not count), so the faulty release is as fast as the healthy one.
-    alone = {}
+    # Ten requests: never more than 20 in a second, so the faulty release is as fast as the
+    # healthy one (the quote's own call to /stock does not count).
+    light = {}
     for name, app in (("healthy", healthy), ("faulty", faulty)):
-        statuses, seconds = timed_gets(app, "/api/quote", clients=1, each=15)
+        statuses, seconds = timed_gets(app, "/api/quote", clients=1, each=10)
         assert set(statuses) == {200}
-        alone[name] = statistics.median(seconds)
-    assert alone["faulty"] < alone["healthy"] + added / 2, alone
+        light[name] = statistics.median(seconds)
+    assert light["faulty"] < light["healthy"] + added / 2, light
 
-    # Six clients at once: each request finds about five others in flight, so it waits about
-    # 5 x 100 ms; the assertion asks for two.
-    together = {}
+    # Eight clients with ten requests each, as fast as they are answered: the rate passes 20 a
+    # second within the first few requests, and from then on each waits the added 100 ms.
+    heavy = {}
     for name, app in (("healthy", healthy), ("faulty", faulty)):
-        statuses, seconds = timed_gets(app, "/api/quote", clients=6, each=5)
+        statuses, seconds = timed_gets(app, "/api/quote", clients=8, each=10)
         assert set(statuses) == {200}
-        together[name] = statistics.median(seconds)
-    assert together["faulty"] > together["healthy"] + 2 * added, together
-    assert together["faulty"] > alone["faulty"] + 2 * added, (alone, together)
+        heavy[name] = statistics.median(seconds)
+    assert heavy["faulty"] > heavy["healthy"] + added / 2, heavy
+    assert heavy["faulty"] > light["faulty"] + added / 2, (light, heavy)
 
 
 def test_dependency_latency_shows_in_the_client_span_only(start_app, start_release, sink):

@@ -13,7 +13,8 @@ writes beside VERSION is read by bgdemo/settings.py, whose docstring says what e
   error_rate=<fraction>                 every business route fails at that rate
   added_latency_ms=<ms>                 every business request is slower by <ms>
   tracing=off                           no traces at all
-  latency_under_load_ms=<ms>            <ms> more per other request in flight: slow only under load
+  latency_under_load_ms=<ms>            <ms> more above a request rate: slow only under load ...
+  load_threshold_rps=<req/s>            ... above that rate per process (default 40)
   failing_route=<path>                  one business route (/api/quote, /api/basket) fails ...
   failing_route_error_rate=<fraction>   ... at that rate (default 1.0)
   dependency_latency_ms=<ms>            the calls to the dependency are slower by <ms>

@@ -5,6 +5,7 @@ import json
 import pytest
 
 import build_artifact
+from bgdemo.app import RequestRate
 from bgdemo.settings import Settings, SettingsError
 
 
@@ -15,11 +16,11 @@ def release_settings(tmp_path, defects, **env):
 
 
 def test_defects_combine(tmp_path):
-    defects = build_artifact.parse_defects(["latency_under_load_ms=40", "failing_route=/api/basket", "failing_route_error_rate=0.25",
-                                            "dependency_latency_ms=120", "error_rate=0.1"])
+    defects = build_artifact.parse_defects(["latency_under_load_ms=40", "load_threshold_rps=25", "failing_route=/api/basket",
+                                            "failing_route_error_rate=0.25", "dependency_latency_ms=120", "error_rate=0.1"])
     s = release_settings(tmp_path, defects)
-    assert (s.latency_under_load_ms, s.failing_route, s.failing_route_error_rate, s.dependency_latency_ms, s.error_rate) == (
-        40.0, "/api/basket", 0.25, 120.0, 0.1)
+    assert (s.latency_under_load_ms, s.load_threshold_rps, s.failing_route, s.failing_route_error_rate, s.dependency_latency_ms,
+            s.error_rate) == (40.0, 25.0, "/api/basket", 0.25, 120.0, 0.1)
 
 
 def test_without_defects_nothing_is_faulty(tmp_path):
@@ -36,6 +37,7 @@ def test_failing_route_fails_every_request_unless_told_a_rate(tmp_path):
     [
         ("latency_under_load_ms=fast", "latency_under_load_ms='fast'"),
         ("latency_under_load_ms=-1", "latency_under_load_ms='-1'"),
+        ("load_threshold_rps=many", "load_threshold_rps='many'"),
         ("dependency_latency_ms=nan", "dependency_latency_ms='nan'"),
         ("dependency_latency_ms=90000", "dependency_latency_ms='90000'"),
         ("failing_route=/healthz", "failing_route='/healthz'"),
@@ -56,6 +58,21 @@ def test_build_refuses_a_bad_defect_naming_it(tmp_path, capsys, item, named):
 def test_a_rate_for_no_failing_route_is_refused():
     with pytest.raises(ValueError, match="failing_route_error_rate='0.5' needs failing_route"):
         build_artifact.parse_defects(["failing_route_error_rate=0.5"])
+
+
+def test_a_load_threshold_without_latency_under_load_is_refused():
+    with pytest.raises(ValueError, match="load_threshold_rps='30' needs latency_under_load_ms"):
+        build_artifact.parse_defects(["load_threshold_rps=30"])
+
+
+def test_a_request_rate_counts_the_last_second_only():
+    now = [100.0]
+    rate = RequestRate(clock=lambda: now[0])
+    assert [rate.count_in() for unused_index in range(3)] == [1, 2, 3]
+    now[0] += 0.5
+    assert rate.count_in() == 4
+    now[0] += 0.6  # the first three are older than a second now
+    assert rate.count_in() == 2
 
 
 def test_a_defect_given_twice_is_refused():

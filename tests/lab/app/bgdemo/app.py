@@ -14,7 +14,7 @@ Error and latency faults (BG_ERROR_RATE, BG_ADDED_LATENCY_MS and the release's d
 settings.py) hit the business routes, dependency_latency_ms the quote's call to the dependency;
 /stock, /healthz, /version and /metrics answer as a healthy release would.
 """
-import contextlib
+import collections
 import json
 import os
 import random
@@ -34,22 +34,22 @@ from .telemetry import setup_tracing
 STATUS_TEXT = {200: "200 OK", 404: "404 Not Found", 500: "500 Internal Server Error", 502: "502 Bad Gateway"}
 
 
-class InFlight:
-    """Counts the business requests this process is serving, over all of gunicorn's threads."""
+class RequestRate:
+    """Business requests this process started in the last second, over all of gunicorn's threads."""
 
-    def __init__(self):
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
         self.lock = threading.Lock()
-        self.count = 0
+        self.started = collections.deque()
 
-    def __enter__(self):
-        """Counts the request in; returns how many others were being served when it arrived."""
+    def count_in(self):
+        """Counts a request in; returns how many started in the second up to now, this one included."""
+        now = self.clock()
         with self.lock:
-            self.count += 1
-            return self.count - 1
-
-    def __exit__(self, *exc):
-        with self.lock:
-            self.count -= 1
+            self.started.append(now)
+            while self.started[0] <= now - 1.0:
+                self.started.popleft()
+            return len(self.started)
 
 
 class DemoApp:
@@ -64,7 +64,7 @@ class DemoApp:
         self.duration = Histogram(
             "bgdemo_request_duration_seconds", "Request duration", labels, registry=self.registry
         )
-        self.in_flight = InFlight()
+        self.request_rate = RequestRate()
         self.routes = {
             "/api/quote": self.quote,
             "/api/basket": self.basket,
@@ -81,10 +81,11 @@ class DemoApp:
         handler = self.routes.get(path)
         route = path if handler else "unmatched"
         # Only user requests count as load: the /stock calls a quote makes to its own host are
-        # part of that quote, and would otherwise slow a lone client under latency_under_load_ms.
+        # part of that quote, not more load.
         business = route in BUSINESS_ROUTES
+        rate = self.request_rate.count_in() if business else 0
         parent = propagate.extract({k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")})
-        with (self.in_flight if business else contextlib.nullcontext(0)) as others, self.tracer.start_as_current_span(
+        with self.tracer.start_as_current_span(
             f"{method} {route}",
             context=parent,
             kind=SpanKind.SERVER,
@@ -93,11 +94,11 @@ class DemoApp:
             if handler is None:
                 code, body, ctype = 404, b"not found\n", "text/plain"
             else:
-                if business and others and self.settings.latency_under_load_ms:
-                    # A release that contends for something shared (a lock, a pool): the more
-                    # requests it serves at once, the longer each waits. gunicorn's thread count
-                    # bounds the others, and so the delay.
-                    time.sleep(self.settings.latency_under_load_ms * others / 1000.0)
+                if self.settings.latency_under_load_ms and rate > self.settings.load_threshold_rps:
+                    # A release that runs short of something (a pool, a cache) above a request
+                    # rate: healthy at a light load, slower at a heavy one. A rate, not the
+                    # requests in flight: at the lab's load a request rarely meets another.
+                    time.sleep(self.settings.latency_under_load_ms / 1000.0)
                 code, body, ctype = handler(environ, span)
             span.set_attribute("http.response.status_code", code)
             if code >= 500:

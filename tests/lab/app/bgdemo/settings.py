@@ -7,9 +7,11 @@ file beside VERSION (a JSON object of NAME: VALUE). The defects, and what the ap
   error_rate=<fraction>             every business route answers 500 at that rate (span status error)
   added_latency_ms=<ms>             every business request takes <ms> longer
   tracing=off                       no spans are made or exported, incoming trace context is ignored
-  latency_under_load_ms=<ms>        a business request takes <ms> longer per other business request
-                                    this process is serving when it arrives: as fast as a healthy
-                                    release when requests come one at a time, slower under load
+  latency_under_load_ms=<ms>        a business request takes <ms> longer while this process has
+                                    started more than load_threshold_rps business requests in the
+                                    last second: as fast as a healthy release at a light load,
+                                    slower at a heavy one ...
+  load_threshold_rps=<req/s>        ... above that rate (default 40); needs latency_under_load_ms
   failing_route=<path>              only that business route answers 500 (the others stay healthy) ...
   failing_route_error_rate=<fraction>  ... at that rate (default 1.0); needs failing_route
   dependency_latency_ms=<ms>        this release's calls to the dependency take <ms> longer, inside
@@ -28,6 +30,8 @@ from pathlib import Path
 # (in the lab each host calls its own), health, version and metrics are for machines.
 BUSINESS_ROUTES = ("/api/quote", "/api/basket")
 MAX_MS = 60000.0
+MAX_RPS = 100000.0
+DEFAULT_LOAD_THRESHOLD_RPS = 40.0
 
 # name -> the value it takes, as build_artifact's help and every error message spell it
 DEFECT_FORMS = {
@@ -35,6 +39,7 @@ DEFECT_FORMS = {
     "added_latency_ms": "<ms>",
     "tracing": "off",
     "latency_under_load_ms": "<ms>",
+    "load_threshold_rps": "<req/s>",
     "failing_route": "<path>",
     "failing_route_error_rate": "<fraction>",
     "dependency_latency_ms": "<ms>",
@@ -90,6 +95,8 @@ def parse_defects(defects):
             parsed[name] = _number(f"defect {name}", raw, 0.0, 1.0)
         elif name.endswith("_ms"):
             parsed[name] = _number(f"defect {name}", raw, 0.0, MAX_MS)
+        elif name == "load_threshold_rps":
+            parsed[name] = _number(f"defect {name}", raw, 0.0, MAX_RPS)
         elif name == "tracing":
             if str(raw).strip().lower() != "off":
                 raise SettingsError(f"defect tracing={raw!r}: the only tracing defect is tracing=off")
@@ -98,6 +105,8 @@ def parse_defects(defects):
             if raw not in BUSINESS_ROUTES:
                 raise SettingsError(f"defect failing_route={raw!r} is not a business route ({', '.join(BUSINESS_ROUTES)})")
             parsed[name] = raw
+    if "load_threshold_rps" in parsed and "latency_under_load_ms" not in parsed:
+        raise SettingsError(f"defect load_threshold_rps={defects['load_threshold_rps']!r} needs latency_under_load_ms=<ms>")
     if "failing_route_error_rate" in parsed and "failing_route" not in parsed:
         raise SettingsError(f"defect failing_route_error_rate={defects['failing_route_error_rate']!r} needs failing_route=<path>")
     return parsed
@@ -115,6 +124,7 @@ class Settings:
     dependency_url: str
     # Release-only defects: no host configuration sets them (see the module docstring).
     latency_under_load_ms: float = 0.0
+    load_threshold_rps: float = DEFAULT_LOAD_THRESHOLD_RPS
     failing_route: str = ""
     failing_route_error_rate: float = 0.0
     dependency_latency_ms: float = 0.0
@@ -153,6 +163,7 @@ class Settings:
             tracing=_switch(env, "BG_TRACING", True),
             dependency_url=env.get("BG_DEPENDENCY_URL", ""),
             latency_under_load_ms=defects.get("latency_under_load_ms", 0.0),
+            load_threshold_rps=defects.get("load_threshold_rps", DEFAULT_LOAD_THRESHOLD_RPS),
             failing_route=defects.get("failing_route", ""),
             failing_route_error_rate=defects.get("failing_route_error_rate", 1.0) if "failing_route" in defects else 0.0,
             dependency_latency_ms=defects.get("dependency_latency_ms", 0.0),
