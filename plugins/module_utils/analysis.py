@@ -15,11 +15,15 @@ about empty or thin data); it can only be `fail` there, from `min_requests_to_fa
 the exact tests already show a regression beyond the margin: a release that fails one
 request in three should not wait for fifty before it is rolled back.
 
-Latency depends on load, so latencies are compared only between samples that carried
-comparable load per host: when green's hosts each served more than `max_load_ratio` times
-what blue's did, a slower green measures the load, not the release, and its latency is not
-compared (the absolute SLO still applies). Green carrying less per host than blue is
-compared: a regression that shows even then is real.
+Latency depends on load, in both directions, so the p95 is compared only between samples
+that carried comparable load per host (within `max_load_ratio` of each other). When green's
+hosts each served more than `max_load_ratio` times what blue's did, a slower green measures
+the load, not the release, and its latency is not compared (the absolute SLO still applies).
+When they served less than blue's by that factor (the first steps), green's tail is not
+comparable either: in the lab, under CPU contention, healthy hosts at 2.5 req/s showed a p90
+of 12-15 ms where the old color's at 50 req/s showed 4-6 ms, with the same median (docs/judge.md).
+There the median is compared instead, with the same test and margins: a release that is
+slower on every request (a slow dependency, added work) still fails at the first step.
 """
 
 from __future__ import annotations
@@ -45,8 +49,9 @@ DEFAULT_THRESHOLDS = {
     # on a freshly started process is warm-up, not a slower release.
     "min_p95_delta_ms": 5.0,
     "share_tolerance": 0.5,
-    # Green's requests per host and second may exceed blue's by this factor before its
-    # latency is no longer compared with blue's.
+    # Green's requests per host and second may differ from blue's by this factor either way
+    # before its p95 is no longer compared with blue's (heavier: not compared; lighter: the
+    # median is).
     "max_load_ratio": 1.25,
 }
 
@@ -186,16 +191,24 @@ def judge(blue, green, thresholds=None, green_traffic_share=None, load_per_host=
             "thresholds": t}
 
 
-def load_unequal(load_per_host, t):
-    """Why green's latency cannot be compared with blue's, or None when it can."""
+def load_band(load_per_host, t):
+    """How green's load per host stands to blue's: "comparable", "heavier" or "lighter"
+    (beyond `max_load_ratio` either way); "comparable" when either is unknown."""
     if not load_per_host:
-        return None
+        return "comparable"
     blue_load, green_load = load_per_host.get("blue"), load_per_host.get("green")
-    if not blue_load or green_load is None or green_load <= blue_load * t["max_load_ratio"]:
-        return None
+    if not blue_load or green_load is None:
+        return "comparable"
+    if green_load > blue_load * t["max_load_ratio"]:
+        return "heavier"
+    if green_load * t["max_load_ratio"] < blue_load:
+        return "lighter"
+    return "comparable"
+
+
+def _loads(load_per_host):
     # Colors as words of their own: gate.swap_colors renames them when blue is the candidate.
-    return (f"each host of green served {green_load:.2f} req/s, each of blue {blue_load:.2f} (more than max_load_ratio "
-            f"{t['max_load_ratio']:g} times as much): a latency difference would measure the load, not the release")
+    return f"each host of green served {load_per_host['green']:.2f} req/s, each of blue {load_per_host['blue']:.2f}"
 
 
 def _compare(result, blue, green, b, g, t, load_per_host=None):
@@ -206,19 +219,25 @@ def _compare(result, blue, green, b, g, t, load_per_host=None):
                f"green error rate {g['error_rate']:.4f} vs blue {b['error_rate']:.4f} "
                f"(difference {delta:+.4f}, margin {t['max_error_rate_delta']}, Fisher p={p_errors:.3g}, alpha {t['alpha']})",
                green=g["error_rate"], blue=b["error_rate"], p_value=p_errors)
-    unequal = load_unequal(load_per_host, t)
-    if unequal and green.latencies_ms and blue.latencies_ms:
-        result.add("latency_vs_blue", "not_compared", f"latency not compared with blue: {unequal}",
+    band = load_band(load_per_host, t)
+    if band == "heavier" and green.latencies_ms and blue.latencies_ms:
+        result.add("latency_vs_blue", "not_compared",
+                   f"latency not compared with blue: {_loads(load_per_host)} (more than max_load_ratio "
+                   f"{t['max_load_ratio']:g} times as much): a latency difference would measure the load, not the release",
                    green=g["p95_ms"], blue=b["p95_ms"], load_per_host=load_per_host)
     elif green.latencies_ms and blue.latencies_ms:
+        statistic = "p50_ms" if band == "lighter" else "p95_ms"
+        label = statistic[:3]
         p_latency = latency_test(blue.latencies_ms, green.latencies_ms)
-        ratio = g["p95_ms"] / b["p95_ms"] if b["p95_ms"] else float("inf")
-        delta_ms = g["p95_ms"] - b["p95_ms"]
+        ratio = g[statistic] / b[statistic] if b[statistic] else float("inf")
+        delta_ms = g[statistic] - b[statistic]
         failed = p_latency < t["alpha"] and ratio > t["max_p95_ratio"] and delta_ms > t["min_p95_delta_ms"]
+        why = (f"; {_loads(load_per_host)}, less than 1/{t['max_load_ratio']:g} as much: at a lighter load the tail is "
+               "not comparable, the median is") if band == "lighter" else ""
         result.add("latency_vs_blue", "fail" if failed else "pass",
-                   f"green p95 {g['p95_ms']} ms vs blue {b['p95_ms']} ms (ratio {ratio:.2f}, margin {t['max_p95_ratio']} "
-                   f"and {t['min_p95_delta_ms']:g} ms, Mann-Whitney p={p_latency:.3g}, alpha {t['alpha']})",
-                   green=g["p95_ms"], blue=b["p95_ms"], ratio=round(ratio, 4), p_value=p_latency,
+                   f"green {label} {g[statistic]} ms vs blue {b[statistic]} ms (ratio {ratio:.2f}, margin {t['max_p95_ratio']} "
+                   f"and {t['min_p95_delta_ms']:g} ms, Mann-Whitney p={p_latency:.3g}, alpha {t['alpha']}{why})",
+                   green=g[statistic], blue=b[statistic], statistic=label, ratio=round(ratio, 4), p_value=p_latency,
                    load_per_host=load_per_host)
     for name, (requests, errors, _latencies) in sorted(green.dependencies.items()):
         base_requests, base_errors, _base = blue.dependencies.get(name, (0, 0, []))

@@ -181,10 +181,13 @@ options:
         default: 0.5
       max_load_ratio:
         description:
-          - With O(baseline_hosts) and O(candidate_hosts), latencies are compared only when each
-            candidate host served at most this many times the requests per second of each
-            baseline host (in their windows); otherwise the latency check is V(not_compared)
-            with both loads in its reason, as a slower candidate would measure its load, not
+          - With O(baseline_hosts) and O(candidate_hosts), the p95 is compared only when each
+            candidate host served within this factor of the requests per second of each
+            baseline host (in their windows), either way. When the candidate's hosts served
+            more, the latency check is V(not_compared) with both loads in its reason, as a
+            slower candidate would measure its load, not the release. When they served less
+            (the first steps), the medians are compared instead of the p95, with the same test
+            and margins, as a lightly loaded host's tail differs from a busy one's whatever
             the release. Errors are compared whatever the load. At least 1.
         type: float
         default: 1.25

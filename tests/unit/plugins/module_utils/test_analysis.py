@@ -126,6 +126,27 @@ def test_errors_are_compared_whatever_the_load():
 
 
 @pytest.mark.parametrize("load", [{"blue": 10.0, "green": 12.0}, {"blue": 10.0, "green": 1.0}, None, {"blue": 0, "green": 3.0}])
-def test_green_slower_at_comparable_or_lighter_load_fails(load):
+def test_green_slower_on_every_request_at_comparable_or_lighter_load_fails(load):
     result = analysis.judge(synthetic("blue", 1000, 0.0, 20, 1), synthetic("green", 1000, 0.0, 30, 2), load_per_host=load)
     assert result["verdict"] == "fail", result["checks"]
+
+
+def heavy_tailed(color, requests, tail_share, seed):
+    """Most requests near 1 ms, `tail_share` of them 10-25 ms: what a healthy host at a light
+    load showed beside busy ones on the lab's contended CPUs."""
+    rng = random.Random(seed)
+    latencies = [rng.uniform(10, 25) if rng.random() < tail_share else rng.uniform(0.9, 1.3) for index in range(requests)]
+    return ColorSample(color, requests=requests, errors=0, latencies_ms=latencies)
+
+
+def test_a_heavier_tail_at_a_lighter_load_is_judged_by_the_median():
+    blue, green = heavy_tailed("blue", 2000, 0.02, 1), heavy_tailed("green", 200, 0.15, 2)
+    lighter = analysis.judge(blue, green, load_per_host={"blue": 50.0, "green": 2.5})
+    check = next(c for c in lighter["checks"] if c["check"] == "latency_vs_blue")
+    assert lighter["verdict"] == "pass" and check["outcome"] == "pass" and check["statistic"] == "p50", lighter["checks"]
+    assert check["p_value"] < 0.005, "the tail is significant, but not a regression of the median"
+    assert "green p50" in check["reason"] and "each host of green served 2.50 req/s" in check["reason"]
+    # The same samples at the same load per host: the p95 is compared and the tail fails.
+    same = analysis.judge(blue, green, load_per_host={"blue": 50.0, "green": 50.0})
+    check = next(c for c in same["checks"] if c["check"] == "latency_vs_blue")
+    assert same["verdict"] == "fail" and check["statistic"] == "p95", same["checks"]
