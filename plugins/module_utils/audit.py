@@ -56,7 +56,7 @@ GENESIS = "0" * 64
 GENESIS_POSITION = (0, GENESIS)
 EVENT_TYPES = (
     "run_start", "approval_verified", "gate_result", "traffic_change", "rollback", "task_result",
-    "checkpoint", "run_sealed",
+    "checkpoint", "run_sealed", "watchdog_intervention",
 )
 SIGNED_TYPES = ("checkpoint", "run_sealed")
 RESERVED = ("v", "run_id", "seq", "ts", "type", "prev", "key_id", "sig")

@@ -14,12 +14,14 @@ older than `stale_after` is reported as stale but still refused: only an explici
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
 import re
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.files import write_atomically
+from .files import write_atomically
 
 SERVICE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -70,9 +72,11 @@ class DeploymentLock:
             return {"run_id": "?", "unreadable": True}
         return holder
 
-    def acquire(self, run_id, details, now, now_text, stale_after, break_lock=False, check_mode=False):
+    def acquire(self, run_id, details, now, now_text, stale_after, break_lock=False, check_mode=False, state=None):
         """Returns (changed, record, broken): the lock now held and, when one was broken,
-        the holder it had."""
+        the holder it had. `state` is the service's cutover state on this host: a lock whose
+        run the load balancer's watchdog stopped (phase watchdog_restored, that run's id) is
+        taken over without break_lock, since traffic is already back where that run began."""
         if not run_id:
             raise LockError("run_id: a run id is required")
         current = self.read()
@@ -86,7 +90,9 @@ class DeploymentLock:
         if current is not None:
             heartbeat = float(current.get("heartbeat_at", 0) or 0)
             stale = now - heartbeat > stale_after
-            if not break_lock:
+            stopped_by_watchdog = (isinstance(state, dict) and state.get("phase") == "watchdog_restored"
+                                   and (state.get("watchdog") or {}).get("run_id") == current.get("run_id"))
+            if not break_lock and not stopped_by_watchdog:
                 state = "stale (its holder may have died) and " if stale else ""
                 raise LockHeld(f"the deployment lock of {self.service} is {state}held by {describe(current, now)}; "
                                f"{'break_lock=true takes it over' if stale else 'wait for that run to end'}",
@@ -143,6 +149,19 @@ class DeploymentLock:
 
 def state_path(directory, service):
     return os.path.join(directory, f"{check_service(service)}.state.json")
+
+
+@contextlib.contextmanager
+def state_lock(path):
+    """Holds an exclusive lock on a state file's companion `.lock` file: the run writing its
+    state and the load balancer's watchdog restoring traffic each read and write it whole."""
+    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+    with open(path + ".lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_state(path):

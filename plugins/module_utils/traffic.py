@@ -9,7 +9,8 @@ unfinished run was going. A settled service (every load balancer sends all new r
 the same color, and NGINX serves the file it holds) has a live color. A split left by a run
 that was killed is recovered by returning to the color that run started from (a killed
 rollback, by finishing it). A split
-nobody recorded is not guessed at: the operator names the color with a rollback.
+nobody recorded is not guessed at: the operator names the color with a rollback. A state the
+load balancer's watchdog marked (it returned an abandoned cutover's traffic) is reported.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def live_traffic(reports):
         "last_state": last,
         "previous": None,
         "problem": None,
+        # What each load balancer's watchdog did to a run that stopped writing, for the next
+        # run's audit log and verify's report.
+        "watchdog": [dict(r["state"]["watchdog"], lb=r["host"]) for r in reports
+                     if (r.get("state") or {}).get("phase") == "watchdog_restored" and isinstance(r["state"].get("watchdog"), dict)],
     }
     if unfinished:
         # An interrupted cutover returns to where it started; an interrupted rollback goes on

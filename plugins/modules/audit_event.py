@@ -43,7 +43,8 @@ options:
     description: Event type.
     type: str
     required: true
-    choices: [run_start, approval_verified, gate_result, traffic_change, rollback, task_result, checkpoint, run_sealed]
+    choices: [run_start, approval_verified, gate_result, traffic_change, rollback, task_result, checkpoint, run_sealed,
+              watchdog_intervention]
   fields:
     description: The event's own fields (actor, change ticket, hosts, colors, split, evidence, outcome, phase).
     type: dict

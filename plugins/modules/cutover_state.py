@@ -15,6 +15,9 @@ description:
     run is going (run id, from and to color, phase, share), written before every traffic
     change, so that a run started after a crash knows what the killed run was doing.
   - Without O(record), reads the state; with it, replaces the state atomically.
+  - A run whose traffic the load balancer's watchdog returned (the state's phase is
+    C(watchdog_restored) with this run's id) may write only a state that ends it, never
+    one that shifts or watches again; such a write fails naming what the watchdog did.
   - With O(lock_run_id), on the host that keeps the service's deployment lock, the lock's
     heartbeat is refreshed first, in the same call; a lock that is gone or held by another
     run fails the task before anything is written. O(release_lock) then releases it after
@@ -118,9 +121,11 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.deployment_loc
     LockError,
     LockHeld,
     read_state,
+    state_lock,
     state_path,
     write_state,
 )
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import watchdog
 
 
 def main():
@@ -149,14 +154,20 @@ def main():
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg=f"lock file in {p['directory']}: {exc}")
-    previous = read_state(path)
     if p["record"] is None:
+        previous = read_state(path)
         module.exit_json(changed=False, record=previous, previous=previous, state_file=path, **result)
     record = json.loads(json.dumps(p["record"], sort_keys=True))
-    changed = record != previous
     try:
-        if changed and not module.check_mode:
-            write_state(path, record)
+        # Under the state's lock: the load balancer's watchdog reads and writes it whole too.
+        with state_lock(path):
+            previous = read_state(path)
+            refusal = watchdog.refuses_write(previous, record)
+            if refusal:
+                module.fail_json(msg=refusal, previous=previous, watchdog=previous.get("watchdog"), **result)
+            changed = record != previous
+            if changed and not module.check_mode:
+                write_state(path, record)
         if p["release_lock"]:
             lock.release(p["lock_run_id"], check_mode=module.check_mode)
             result.pop("lock")

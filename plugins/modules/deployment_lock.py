@@ -17,6 +17,10 @@ description:
   - Acquiring again with the same O(run_id) refreshes the heartbeat and changes nothing else.
   - A lock whose heartbeat is older than O(stale_after) is reported as stale, and still
     refused; only O(break_lock=true) takes it over, and the broken holder is returned.
+  - A lock held by a run that the load balancer's watchdog stopped (the service's cutover
+    state next to the lock says so, with that run's id) is taken over without
+    O(break_lock): the watchdog has already returned all traffic to where that run began.
+    The holder is returned in RV(broken) and the watchdog's record in RV(watchdog).
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
   check_mode:
@@ -92,6 +96,11 @@ broken:
   description: The holder of a lock that O(break_lock) took over, or of the lock that was released.
   returned: when a lock was broken or released
   type: dict
+watchdog:
+  description: What the load balancer's watchdog did to the run whose lock was taken over.
+  returned: when the lock of a run the watchdog stopped was taken over
+  type: dict
+  sample: {"run_id": "20261125T150102Z-4f2a", "acted_at": "2026-11-25T15:04:10Z", "host": "lb-1"}
 holder:
   description: The holder of the lock that refused this run.
   returned: on failure because the lock is held
@@ -106,7 +115,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.deployment_lock import DeploymentLock, LockError, LockHeld
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.deployment_lock import (
+    DeploymentLock,
+    LockError,
+    LockHeld,
+    read_state,
+    state_path,
+)
 
 
 def main():
@@ -130,9 +145,10 @@ def main():
         if p["state"] == "absent":
             changed, removed = lock.release(p["run_id"], force=p["force"], check_mode=module.check_mode)
             module.exit_json(changed=changed, **({"broken": removed} if removed else {}))
+        state = read_state(state_path(p["directory"], p["service"]))
         changed, record, broken = lock.acquire(
             p["run_id"], p["details"], now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), p["stale_after"],
-            break_lock=p["break_lock"], check_mode=module.check_mode,
+            break_lock=p["break_lock"], check_mode=module.check_mode, state=state,
         )
     except LockHeld as exc:
         module.fail_json(msg=str(exc), holder=exc.holder, stale=exc.stale)
@@ -140,7 +156,10 @@ def main():
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg=f"lock file in {p['directory']}: {exc}")
-    module.exit_json(changed=changed, lock=record, **({"broken": broken} if broken else {}))
+    extra = {"broken": broken} if broken else {}
+    if broken and state.get("phase") == "watchdog_restored" and (state.get("watchdog") or {}).get("run_id") == broken.get("run_id"):
+        extra["watchdog"] = state["watchdog"]
+    module.exit_json(changed=changed, lock=record, **extra)
 
 
 if __name__ == "__main__":

@@ -95,3 +95,19 @@ def test_state_round_trip_and_unreadable_state(tmp_path):
     assert read_state(path) == {"phase": "shifting", "share": 25}
     (tmp_path / "state" / "bgdemo.state.json").write_text("{half")
     assert read_state(path) == {"phase": "unreadable"}
+
+
+def test_the_lock_of_a_run_the_watchdog_stopped_is_taken_over_without_break_lock(tmp_path):
+    lock = DeploymentLock(str(tmp_path), "checkout")
+    lock.acquire("dead-run", {"actor": "alice"}, 100.0, "t", 3600)
+    restored = {"phase": "watchdog_restored", "run_id": "dead-run", "watchdog": {"run_id": "dead-run", "host": "lb-1"}}
+    changed, record, broken = lock.acquire("next-run", {}, 200.0, "t", 3600, state=restored)
+    assert changed and record["run_id"] == "next-run" and broken["run_id"] == "dead-run"
+
+
+def test_a_watchdog_record_of_another_run_does_not_open_the_lock(tmp_path):
+    lock = DeploymentLock(str(tmp_path), "checkout")
+    lock.acquire("live-run", {"actor": "alice"}, 100.0, "t", 3600)
+    restored = {"phase": "watchdog_restored", "run_id": "older-run", "watchdog": {"run_id": "older-run"}}
+    with pytest.raises(LockHeld, match="held by"):
+        lock.acquire("next-run", {}, 200.0, "t", 3600, state=restored)

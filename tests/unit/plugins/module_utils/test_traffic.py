@@ -60,3 +60,12 @@ def test_rollback_goes_back_past_failed_runs_to_the_last_finished_cutover():
     assert live_traffic([report("lb-a", 0, 100, {"phase": "done", "from_color": "blue", "to_color": "green"})])["previous"] == "blue"
     undone = {"phase": "rolled_back", "operation": "rollback", "from_color": "green", "to_color": "blue", "last_done": {}}
     assert live_traffic([report("lb-a", 100, 0, undone)])["previous"] is None
+
+
+def test_a_watchdog_intervention_is_reported_with_the_dead_run_and_the_service_is_settled():
+    restored = {"phase": "watchdog_restored", "from_color": "blue", "to_color": "green", "run_id": "dead", "live": "blue",
+                "watchdog": {"run_id": "dead", "acted_at": "2026-11-30T12:00:00Z", "host": "lb-a"}}
+    result = live_traffic([report("lb-a", 100, 0, restored), report("lb-b", 100, 0, restored)])
+    assert result["settled"] and result["live"] == "blue" and result["recover_to"] is None and result["problem"] is None
+    assert [(w["lb"], w["run_id"]) for w in result["watchdog"]] == [("lb-a", "dead"), ("lb-b", "dead")]
+    assert live_traffic([report("lb-a", 100, 0)])["watchdog"] == []

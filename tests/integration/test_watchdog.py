@@ -1,0 +1,104 @@
+"""The load balancer's watchdog against a real HAProxy 2.6 and a real NGINX 1.22 on loopback:
+an overdue cutover's traffic goes back to where it started, verified by what the load
+balancer serves, and its state is marked; a run on time is left alone."""
+import urllib.request
+
+import pytest
+from lb_harness import HAProxyUnderTest, NginxUnderTest, run_module
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import deployment_lock, watchdog
+
+SERVERS = ["blue_1", "blue_2", "green_1", "green_2"]
+
+
+def cutover_state(load_balancer, deadline):
+    return {"run_id": "run-1", "operation": "cutover", "phase": "shifting", "from_color": "blue", "to_color": "green",
+            "share": 25, "deadline": deadline, "load_balancer": load_balancer}
+
+
+def tick(state_dir, now):
+    lines = []
+    watchdog.tick(str(state_dir), "lb-1", now, "2026-11-30T12:00:00Z", watchdog.run_command, watchdog.fetch, lines.append)
+    return lines
+
+
+def answered_by(port, count=40):
+    names = set()
+    for unused_request in range(count):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            names.add(response.headers["X-Server"].split("_")[0])
+    return names
+
+
+@pytest.fixture
+def haproxy(tmp_path):
+    lb = HAProxyUnderTest(tmp_path, SERVERS).start()
+    yield lb
+    lb.stop()
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    lb = NginxUnderTest(tmp_path, SERVERS)
+    run_module("nginx_upstream", lb.module_args(servers=lb.servers_arg(), weights={"blue": 100, "green": 0}, reload=False))
+    yield lb.start()
+    lb.stop()
+
+
+def haproxy_target(lb):
+    return {"kind": "haproxy", "haproxy": {"socket": lb.socket, "backend": "app", "state_file": lb.state_file}}
+
+
+def nginx_target(lb):
+    args = lb.module_args()
+    return {"kind": "nginx", "nginx": {key: args[key] for key in (
+        "upstream", "path", "conf_path", "nginx_binary", "reload_command", "generation_url", "reload_timeout")}}
+
+
+def split_to_quarter(kind, lb):
+    if kind == "haproxy":
+        result = run_module("haproxy_backend", {"socket": lb.socket, "backends": ["app"], "state_file": lb.state_file,
+                                                "weights": {"blue": 75, "green": 25}})
+    else:
+        result = run_module("nginx_upstream", lb.module_args(weights={"blue": 75, "green": 25}))
+    assert result["changed"] is True, result
+    assert answered_by(lb.port) == {"blue", "green"}
+
+
+@pytest.mark.parametrize("kind", ["haproxy", "nginx"])
+def test_an_overdue_cutover_is_returned_to_its_from_color(kind, request, tmp_path):
+    lb = request.getfixturevalue(kind)
+    target = haproxy_target(lb) if kind == "haproxy" else nginx_target(lb)
+    split_to_quarter(kind, lb)
+    state_dir = tmp_path / "state"
+    path = deployment_lock.state_path(str(state_dir), "checkout")
+    deployment_lock.write_state(path, cutover_state(target, deadline=1000.0))
+
+    assert tick(state_dir, 999.0) == []
+    assert answered_by(lb.port) == {"blue", "green"}, "a run on time is left alone"
+
+    lines = tick(state_dir, 1001.0)
+    assert len(lines) == 1 and "all traffic returned to blue" in lines[0], lines
+    assert answered_by(lb.port) == {"blue"}
+    state = deployment_lock.read_state(path)
+    assert state["phase"] == watchdog.RESTORED_PHASE and state["watchdog"]["split_after"]["green"] == 0, state
+    assert tick(state_dir, 1010.0) == [], "acted once"
+
+
+def test_an_nginx_that_rejects_the_restore_keeps_its_split_and_the_state_waits(nginx, tmp_path):
+    target = nginx_target(nginx)
+    split_to_quarter("nginx", nginx)
+    state_dir = tmp_path / "state"
+    path = deployment_lock.state_path(str(state_dir), "checkout")
+    deployment_lock.write_state(path, cutover_state(target, deadline=1000.0))
+    # A configuration NGINX refuses: nginx -t fails, nothing is reloaded, nothing half-applied.
+    broken = nginx.root / "bluegreen" / "sites" / "broken.conf"
+    broken.write_text("server { listen 127.0.0.1:1; bogus_directive on; }\n")
+    lines = tick(state_dir, 1001.0)
+    assert len(lines) == 1 and "could not act, retrying next round" in lines[0], lines
+    assert answered_by(nginx.port) == {"blue", "green"}
+    assert deployment_lock.read_state(path)["phase"] == "shifting"
+    broken.unlink()
+    lines = tick(state_dir, 1003.0)
+    assert "all traffic returned to blue" in lines[0], lines
+    assert answered_by(nginx.port) == {"blue"}
