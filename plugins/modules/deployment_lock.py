@@ -19,7 +19,7 @@ description:
     refused; only O(break_lock=true) takes it over, and the broken holder is returned.
   - A lock held by a run that the load balancer's watchdog stopped (the service's cutover
     state next to the lock says so, with that run's id) is taken over without
-    O(break_lock): the watchdog has already returned all traffic to where that run began.
+    O(break_lock), as the watchdog has already returned all traffic to where that run began.
     The holder is returned in RV(broken) and the watchdog's record in RV(watchdog).
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
