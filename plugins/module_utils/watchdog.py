@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import glob
 import os
-import subprocess
-import urllib.request
 
 from . import deployment_lock, haproxy_runtime, nginx_upstream
 
@@ -144,22 +142,6 @@ class NginxSplit:
         return nginx_upstream.traffic_split(after)["colors"]
 
 
-def run_command(argv):
-    """(rc, stdout, stderr) of a program, as AnsibleModule.run_command gives them to the
-    NGINX switch; a program that cannot start raises OSError."""
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    return done.returncode, done.stdout, done.stderr
-
-
-def fetch(url):
-    """The body NGINX serves at its generation URL, or None when nothing (good) answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read(256).decode().strip()
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-
-
 def other_color(color):
     return "green" if color == "blue" else "blue"
 
@@ -178,7 +160,8 @@ def split_of(load_balancer, runner, fetch):
 def tick(state_dir, host, now, now_text, runner, fetch, log, splits=split_of):
     """One round over every service's state in `state_dir`: each overdue cutover's traffic goes
     back to where it started, verified, and its state is marked. A failure is logged and left
-    for the next round; the state is marked only once traffic is back."""
+    for the next round; the state is marked only once traffic is back. `runner(argv)` gives
+    (rc, stdout, stderr) and `fetch(url)` the body or None, as the NGINX switch expects."""
     for path in sorted(glob.glob(os.path.join(state_dir, "*.state.json"))):
         service = os.path.basename(path)[:-len(".state.json")]
         try:

@@ -1,7 +1,10 @@
 """The load balancer's watchdog against a real HAProxy 2.6 and a real NGINX 1.22 on loopback:
 an overdue cutover's traffic goes back to where it started, verified by what the load
 balancer serves, and its state is marked; a run on time is left alone."""
+import importlib.machinery
+import importlib.util
 import urllib.request
+from pathlib import Path
 
 import pytest
 from lb_harness import HAProxyUnderTest, NginxUnderTest, run_module
@@ -9,6 +12,18 @@ from lb_harness import HAProxyUnderTest, NginxUnderTest, run_module
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import deployment_lock, watchdog
 
 SERVERS = ["blue_1", "blue_2", "green_1", "green_2"]
+SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "lb_watchdog" / "files" / "bluegreen-watchdog"
+
+
+def load_script():
+    """The watchdog the role installs (a script without a .py name), for its runner and fetch."""
+    loader = importlib.machinery.SourceFileLoader("bluegreen_watchdog", str(SCRIPT))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+SCRIPT_MODULE = load_script()
 
 
 def cutover_state(load_balancer, deadline):
@@ -18,7 +33,8 @@ def cutover_state(load_balancer, deadline):
 
 def tick(state_dir, now):
     lines = []
-    watchdog.tick(str(state_dir), "lb-1", now, "2026-11-30T12:00:00Z", watchdog.run_command, watchdog.fetch, lines.append)
+    watchdog.tick(str(state_dir), "lb-1", now, "2026-11-30T12:00:00Z", SCRIPT_MODULE.run_command, SCRIPT_MODULE.fetch,
+                  lines.append)
     return lines
 
 
