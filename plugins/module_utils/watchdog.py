@@ -82,7 +82,7 @@ def refuses_write(current, record):
     next run: it never moves traffic again on the strength of its old plan."""
     if not isinstance(current, dict) or current.get("phase") != RESTORED_PHASE:
         return None
-    if record.get("run_id") != current.get("run_id") or record.get("phase") not in WATCHED_PHASES:
+    if not current.get("run_id") or record.get("run_id") != current.get("run_id") or record.get("phase") not in WATCHED_PHASES:
         return None
     acted = current.get("watchdog") or {}
     return (f"the watchdog on {acted.get('host', 'this load balancer')} returned all traffic to {current.get('from_color')} "
