@@ -126,7 +126,9 @@ def main():
     stopped = sum(1 for r in faulty_runs if r["outcome"] != "succeeded")
     exposures = sorted(r["exposure"] for r in faulty_runs if r["outcome"] != "succeeded")
     interval = TIMING["bluegreen_analysis_interval"]
-    print(f"\nJudge in the lab: {len(results)} cutovers in {(time.monotonic() - started) / 60:.1f} min, "
+    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True,
+                            check=False).stdout.strip()
+    print(f"\nJudge in the lab ({commit or 'no git'}): {len(results)} cutovers in {(time.monotonic() - started) / 60:.1f} min, "
           f"stress-ng --cpu {args.stress_cpus}, {args.rate:g} req/s per load balancer")
     print(f"  false rollbacks of the identical release: {false_rollbacks} of {len(identical)} (goal 0)")
     share = 100.0 * stopped / len(faulty_runs) if faulty_runs else 100.0
