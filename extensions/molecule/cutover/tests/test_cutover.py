@@ -9,6 +9,7 @@ CUTOVER_CASE_ORDER=reverse (see conftest.py) the cases run last to first, which 
 their independence is checked.
 """
 import datetime
+import http.server
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -343,6 +345,151 @@ def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit, settled_lab):
         assert set(seen["by_color"]) == {other(live)}, (url, seen)
     outcomes = [verify_log(audit, log)[-1].get("outcome", "") for log in audit_logs(audit)]
     assert any(outcome.startswith("interrupted; recovered by run") for outcome in outcomes), outcomes
+
+
+LB_HOSTS = ["cut-lb-haproxy", "cut-lb-nginx"]
+
+
+def lb_states():
+    """The cutover state on every load balancer."""
+    states = {}
+    for name in LB_HOSTS:
+        state = testinfra.get_host(f"podman://{name}").file(STATE_FILE)
+        states[name] = json.loads(state.content_string) if state.exists else {}
+    return states
+
+
+def acted_at(state):
+    return datetime.datetime.strptime(state["watchdog"]["acted_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def wait_for_the_watchdog(seconds):
+    """Every load balancer's state once its watchdog has marked it (polled until `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        states = lb_states()
+        if all(state.get("phase") == "watchdog_restored" for state in states.values()):
+            return states
+        assert time.monotonic() < deadline, f"no watchdog acted: {states}"
+        time.sleep(0.5)
+
+
+def test_a_run_killed_mid_shift_has_its_traffic_returned_by_the_watchdog_and_the_next_run_proceeds(audit, settled_lab):
+    live = settled_lab
+    release = build_release("1.5.0")
+    with LabLoad(LB_URLS, rate=60) as load:
+        box = {}
+        thread = threading.Thread(target=lambda: box.update(run=run_playbook(
+            "cutover", INVENTORY, cutover_vars(audit, release, bluegreen_watchdog_margin=2), echo=False,
+            start_new_session=True, on_start=lambda p: box.update(p=p))))
+        thread.start()
+        deadline = time.monotonic() + 180
+        while load.totals_now().get(other(live), 0) == 0:
+            assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
+            time.sleep(0.2)
+        os.killpg(box["p"].pid, signal.SIGKILL)
+        thread.join(timeout=60)
+        announced = lb_states()
+        # bake 8 + hold 12 + interval 4 + margin 2 from the announce of the step.
+        states = wait_for_the_watchdog(60)
+        for name, state in states.items():
+            assert acted_at(state) <= float(announced[name]["deadline"]) + 5, (name, announced[name], state)
+            assert state["watchdog"]["split_after"][other(live)] == 0, state
+        for url, seen in served_colors().items():
+            assert set(seen["by_color"]) == {live}, (url, seen)
+    totals = load.totals()
+    # Keep-alive clients retry a GET once when a reused connection is closed before any answer
+    # (RFC 9112 9.3.1): the NGINX reload race is retried, HAProxy moves weights without one.
+    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
+    dead_run = states["cut-lb-haproxy"]["run_id"]
+
+    logs_before = set(audit_logs(audit))
+    code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
+    assert code == 0, lines
+    assert any(line.startswith(f"watchdog: run {dead_run} stopped writing") for line in lines), lines
+    records = verify_log(audit, next(log for log in audit_logs(audit) if log not in logs_before))
+    interventions = [record for record in records if record["type"] == "watchdog_intervention"]
+    assert len(interventions) == 1 and interventions[0]["dead_run"] == [dead_run], interventions
+    assert sorted(i["lb"] for i in interventions[0]["interventions"]) == LB_HOSTS, interventions
+    assert records[-1]["outcome"] == "succeeded", records[-1]
+
+
+class StallingJaeger(threading.Thread):
+    """A Jaeger query API that answers late: a forwarding proxy in front of the lab's real
+    Jaeger that holds every request until `stalled_until` (a slow trace backend)."""
+
+    def __init__(self, upstream):
+        super().__init__(daemon=True)
+        self.upstream, self.stalled_until = upstream, 0.0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the name http.server calls)
+                # The stall this backend stands for, not a synchronisation of the test.
+                time.sleep(max(0.0, proxy.stalled_until - time.time()))
+                with urllib.request.urlopen(proxy.upstream + self.path, timeout=30) as answer:
+                    body = answer.read()
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def run(self):
+        self.server.serve_forever()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_run_slowed_past_its_deadline_stops_when_the_watchdog_has_acted_and_never_fights_it(audit, settled_lab):
+    live = settled_lab
+    release = build_release("1.5.0")
+    jaeger = StallingJaeger("http://127.0.0.1:36686")
+    jaeger.start()
+    backend = {"backend": "jaeger", "url": jaeger.url, "request_timeout": 60}
+    # Margin 0: the watchdog acts 24 s after the step's announce (bake 8 + hold 12 + interval 4);
+    # a share tolerance of 0.9, so that the step's gate passes on what it saw before the stall.
+    extra = {"bluegreen_trace_backend": backend, "bluegreen_watchdog_margin": 0, "bluegreen_thresholds": {"share_tolerance": 0.9}}
+    logs_before = set(audit_logs(audit))
+    try:
+        with LabLoad(LB_URLS, rate=60) as load:
+            outcome = {}
+            thread = threading.Thread(target=lambda: outcome.update(
+                run=run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **extra), echo=False)))
+            thread.start()
+            deadline = time.monotonic() + 180
+            while load.totals_now().get(other(live), 0) == 0:
+                assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
+                time.sleep(0.2)
+            jaeger.stalled_until = time.time() + 40
+            thread.join(timeout=300)
+    finally:
+        jaeger.close()
+    code, lines, _seconds = outcome["run"]
+    assert code != 0, lines
+    assert any("rolled back" in line and "the watchdog on cut-lb-" in line and "this run stops" in line for line in lines), lines
+    states = lb_states()
+    assert all(state.get("phase") == "rolled_back" and state.get("live") == live for state in states.values()), states
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {live}, (url, seen)
+    records = verify_log(audit, next(log for log in audit_logs(audit) if log not in logs_before))
+    assert records[-1]["outcome"] == "rolled_back", records[-1]
+    rollback = next(record for record in records if record["type"] == "rollback")
+    assert "the watchdog on cut-lb-" in rollback["reason"], rollback
+    # Never fighting it: no traffic change toward the new color after the watchdog acted.
+    changes = [record for record in records if record["type"] == "traffic_change"]
+    assert [int(record["step"]) for record in changes] == [5], changes
+    totals = load.totals()
+    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
 
 
 def test_rollback_on_demand_returns_every_request_to_the_previous_color(audit):
