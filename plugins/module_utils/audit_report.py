@@ -79,8 +79,10 @@ def summarize(records):
             steps.append({"label": f"{_fmt(gate.get('gate'))} {_fmt(gate.get('step', ''))}".strip(), "verdict": gate.get("verdict"),
                           "colors": {c: {key: _number(_mapping(colors.get(c)).get(key)) for key in ("error_rate", "p95_ms", "requests")}
                                      for c in COLORS}})
+    interventions = [r for r in records if r.get("type") == "watchdog_intervention"]
     return {"run_id": (records[0].get("run_id") if records else None), "start": start, "seal": seal, "gates": gates,
-            "changes": changes, "split": split, "steps": steps, "tasks": sum(1 for r in records if r.get("type") == "task_result")}
+            "changes": changes, "split": split, "steps": steps, "tasks": sum(1 for r in records if r.get("type") == "task_result"),
+            "interventions": interventions}
 
 
 def _svg_lines(title, series, labels, unit, width=640, height=200):
@@ -158,6 +160,12 @@ def render_markdown(summary, verification):
     lines.append(f"- started: {_fmt(start.get('ts'))}; sealed: {_fmt(seal.get('ts'))} with outcome **{_fmt(seal.get('outcome'))}**")
     lines.append(f"- seal signature: key `{_fmt(seal.get('key_id'))}`, `{_fmt(seal.get('sig'))}`")
     lines.append(f"- task results recorded: {summary['tasks']}")
+    for record in summary["interventions"]:
+        for acted in record.get("interventions") if isinstance(record.get("interventions"), list) else []:
+            acted = _mapping(acted)
+            lines.append(f"- watchdog: before this run, the watchdog on {_fmt(acted.get('lb'))} returned all traffic of run "
+                         f"{_fmt(acted.get('run_id'))} to {_fmt(record.get('live'))} at {_fmt(acted.get('acted_at'))} "
+                         f"({_fmt(acted.get('reason'))})")
     lines += ["", "## Gates", "",
               "| time | gate | step | verdict | blue req / err / p95 ms / req/s per host | green req / err / p95 ms / req/s per host "
               "| windows compared | reason |",

@@ -45,3 +45,19 @@ def test_a_tampered_log_says_so_at_the_top(tmp_path):
     verification = audit.verify_lines(lines, {audit.key_id_of(KEY.public_key()): KEY.public_key()})
     markdown = audit_report.render_markdown(audit_report.summarize(audit_report.load_records(lines)), verification)
     assert "log verification: **INVALID**" in markdown and "first bad record: line" in markdown
+
+
+def test_a_watchdog_intervention_before_the_run_is_shown_with_the_dead_run(tmp_path):
+    path = tmp_path / "run.jsonl"
+    writer = audit.AuditWriter(str(path), "cutover-2", KEY, clock=lambda: "2026-11-25T15:10:00.000000Z")
+    writer.append("run_start", operation="cutover", actor="alice")
+    writer.append("watchdog_intervention", dead_run=["cutover-1"], live="blue", interventions=[
+        {"lb": "lb-1", "run_id": "cutover-1", "acted_at": "2026-11-25T15:04:10Z", "reason": "run cutover-1 wrote nothing"}])
+    writer.seal("succeeded")
+    lines = path.read_bytes().splitlines(keepends=True)
+    verification = audit.verify_lines(lines, {audit.key_id_of(KEY.public_key()): KEY.public_key()})
+    summary = audit_report.summarize(audit_report.load_records(lines))
+    markdown = audit_report.render_markdown(summary, verification)
+    assert ("- watchdog: before this run, the watchdog on lb-1 returned all traffic of run cutover-1 to blue at "
+            "2026-11-25T15:04:10Z (run cutover-1 wrote nothing)") in markdown, markdown
+    assert "watchdog on lb-1" in audit_report.render_html(summary, verification)
