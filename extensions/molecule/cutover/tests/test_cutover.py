@@ -417,17 +417,19 @@ def test_a_run_killed_mid_shift_has_its_traffic_returned_by_the_watchdog_and_the
 
 class StallingJaeger(threading.Thread):
     """A Jaeger query API that answers late: a forwarding proxy in front of the lab's real
-    Jaeger that holds every request until `stalled_until` (a slow trace backend)."""
+    Jaeger that holds every request arriving from `stall_from` on until `stalled_until`
+    (epoch seconds): a trace backend that stalls in the middle of a bake."""
 
     def __init__(self, upstream):
         super().__init__(daemon=True)
-        self.upstream, self.stalled_until = upstream, 0.0
+        self.upstream, self.stall_from, self.stalled_until = upstream, float("inf"), 0.0
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (the name http.server calls)
-                # The stall this backend stands for, not a synchronisation of the test.
-                time.sleep(max(0.0, proxy.stalled_until - time.time()))
+                if time.time() >= proxy.stall_from:
+                    # The stall this backend stands for, not a synchronisation of the test.
+                    time.sleep(max(0.0, proxy.stalled_until - time.time()))
                 with urllib.request.urlopen(proxy.upstream + self.path, timeout=30) as answer:
                     body = answer.read()
                     self.send_response(answer.status)
@@ -456,9 +458,11 @@ def test_a_run_slowed_past_its_deadline_stops_when_the_watchdog_has_acted_and_ne
     jaeger = StallingJaeger("http://127.0.0.1:36686")
     jaeger.start()
     backend = {"backend": "jaeger", "url": jaeger.url, "request_timeout": 60}
-    # Margin 0: the watchdog acts 24 s after the step's announce (bake 8 + hold 12 + interval 4);
-    # a share tolerance of 0.9, so that the step's gate passes on what it saw before the stall.
-    extra = {"bluegreen_trace_backend": backend, "bluegreen_watchdog_margin": 0, "bluegreen_thresholds": {"share_tolerance": 0.9}}
+    # The watchdog acts 24 s after the step's announce (bake 16 + hold 4 + interval 4, margin
+    # 0). The looks at 4, 8 and 12 s answer at once; the last look of the bake, from 13 s on,
+    # is held until 32 s and then passes on the 5 % it saw: the run goes on, late.
+    extra = {"bluegreen_trace_backend": backend, "bluegreen_watchdog_margin": 0, "bluegreen_bake_seconds": 16,
+             "bluegreen_hold_seconds": 4}
     logs_before = set(audit_logs(audit))
     try:
         with LabLoad(LB_URLS, rate=60) as load:
@@ -470,7 +474,8 @@ def test_a_run_slowed_past_its_deadline_stops_when_the_watchdog_has_acted_and_ne
             while load.totals_now().get(other(live), 0) == 0:
                 assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
                 time.sleep(0.2)
-            jaeger.stalled_until = time.time() + 40
+            first_traffic = time.time()
+            jaeger.stall_from, jaeger.stalled_until = first_traffic + 13, first_traffic + 32
             thread.join(timeout=300)
     finally:
         jaeger.close()
