@@ -134,7 +134,8 @@ def look(backend, settings, end, *, settled=None, alpha=None):
     loads = {"blue": load_per_host(baseline.requests, settings.hosts["baseline"], baseline_end - baseline_start),
              "green": load_per_host(candidate.requests, settings.hosts["candidate"], end - start)}
     judged = analysis.judge(baseline, candidate, thresholds, green_traffic_share=settings.candidate_traffic_share,
-                            load_per_host=loads if None not in loads.values() else None)
+                            load_per_host=loads if None not in loads.values() else None,
+                            same_time=settings.baseline_end is None)
     for role, (first, last) in (("blue", (baseline_start, baseline_end)), ("green", (start, end))):
         judged["colors"][role].update(window={"start": round(first, 3), "end": round(last, 3)}, load_per_host=loads[role],
                                       hosts=settings.hosts["baseline" if role == "blue" else "candidate"])

@@ -188,7 +188,8 @@ options:
             slower candidate would measure its load, not the release. When they served less
             (the first steps), the medians are compared instead of the p95, with the same test
             and margins, as a lightly loaded host's tail differs from a busy one's whatever
-            the release. Errors are compared whatever the load. At least 1.
+            the release. With O(baseline_end) (the baseline from another time) the medians are
+            compared too. Errors are compared whatever the load. At least 1.
         type: float
         default: 1.25
   candidate_traffic_share:

@@ -150,3 +150,21 @@ def test_a_heavier_tail_at_a_lighter_load_is_judged_by_the_median():
     same = analysis.judge(blue, green, load_per_host={"blue": 50.0, "green": 50.0})
     check = next(c for c in same["checks"] if c["check"] == "latency_vs_blue")
     assert same["verdict"] == "fail" and check["statistic"] == "p95", same["checks"]
+
+
+def test_across_time_a_heavier_tail_is_judged_by_the_median():
+    """The watch: blue's window is from before the switch; the tail of a contended machine
+    moves between the two windows whatever the release."""
+    blue, green = heavy_tailed("blue", 3600, 0.02, 3), heavy_tailed("green", 1100, 0.08, 4)
+    across = analysis.judge(blue, green, load_per_host={"blue": 60.0, "green": 60.0}, same_time=False)
+    check = next(c for c in across["checks"] if c["check"] == "latency_vs_blue")
+    assert across["verdict"] == "pass" and check["statistic"] == "p50", across["checks"]
+    assert "blue's window is from another time" in check["reason"]
+    together = analysis.judge(blue, green, load_per_host={"blue": 60.0, "green": 60.0})
+    assert together["verdict"] == "fail", together["checks"]
+
+
+def test_across_time_a_release_slower_on_every_request_fails():
+    result = analysis.judge(synthetic("blue", 3600, 0.0, 1, 5), synthetic("green", 1100, 0.0, 16, 6),
+                            load_per_host={"blue": 60.0, "green": 60.0}, same_time=False)
+    assert result["verdict"] == "fail", result["checks"]

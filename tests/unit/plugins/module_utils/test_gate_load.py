@@ -56,3 +56,15 @@ def test_the_load_reason_names_the_real_colors_when_blue_is_the_candidate():
     reason = next(c for c in judged["checks"] if c["check"] == "latency_vs_blue")["reason"]
     assert "each host of green served" in reason  # the judge's own words, about its candidate
     assert any("each host of blue served 15.00" in line for line in judged["reasons"]), judged["reasons"]
+
+
+def test_the_watch_compares_medians_a_step_the_p95():
+    # The same load per host in both looks: 5 req/s on 2 hosts, over 120 s and over 50 s.
+    backend = LoadBackend({"green": 1200, "blue": 500}, {"green": 10.0, "blue": 10.0})
+    watch = gate.look(backend, gate.GateSettings("bgdemo", "green", "blue", 120, since=950.0, baseline_end=800.0,
+                                                 baseline_hosts=2, candidate_hosts=2), 1000.0)
+    same_window = LoadBackend({"green": 500, "blue": 500}, {"green": 10.0, "blue": 10.0})
+    step = gate.look(same_window, gate.GateSettings("bgdemo", "green", "blue", 50, baseline_hosts=2, candidate_hosts=2), 1000.0)
+    statistic = {name: next(c for c in judged["checks"] if c["check"] == "latency_vs_blue")["statistic"]
+                 for name, judged in (("watch", watch), ("step", step))}
+    assert statistic == {"watch": "p50", "step": "p95"}
