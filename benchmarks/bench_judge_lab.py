@@ -89,6 +89,9 @@ def main():
     args = parser.parse_args()
 
     urls = lab_urls(args.inventory)
+    # The commit judged with, taken before the first cutover.
+    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True,
+                            check=False).stdout.strip()
     healthy = build_release("2.0.0")
     faulty = {kind: build_release(f"2.0.{index + 1}-faulty", defects) for index, (kind, defects) in enumerate(FAULTS.items())}
     # Interleaved, so that the identical release meets the same lab (and the same leftovers
@@ -126,8 +129,6 @@ def main():
     stopped = sum(1 for r in faulty_runs if r["outcome"] != "succeeded")
     exposures = sorted(r["exposure"] for r in faulty_runs if r["outcome"] != "succeeded")
     interval = TIMING["bluegreen_analysis_interval"]
-    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True,
-                            check=False).stdout.strip()
     print(f"\nJudge in the lab ({commit or 'no git'}): {len(results)} cutovers in {(time.monotonic() - started) / 60:.1f} min, "
           f"stress-ng --cpu {args.stress_cpus}, {args.rate:g} req/s per load balancer")
     print(f"  false rollbacks of the identical release: {false_rollbacks} of {len(identical)} (goal 0)")
