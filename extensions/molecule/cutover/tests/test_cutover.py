@@ -398,14 +398,13 @@ def test_a_run_killed_mid_shift_has_its_traffic_returned_by_the_watchdog_and_the
             assert state["watchdog"]["split_after"][other(live)] == 0, state
         for url, seen in served_colors().items():
             assert set(seen["by_color"]) == {live}, (url, seen)
+        dead_run = states["cut-lb-haproxy"]["run_id"]
+        logs_before = set(audit_logs(audit))
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
     totals = load.totals()
     # Keep-alive clients retry a GET once when a reused connection is closed before any answer
     # (RFC 9112 9.3.1): the NGINX reload race is retried, HAProxy moves weights without one.
     assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
-    dead_run = states["cut-lb-haproxy"]["run_id"]
-
-    logs_before = set(audit_logs(audit))
-    code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
     assert code == 0, lines
     assert any(line.startswith(f"watchdog: run {dead_run} stopped writing") for line in lines), lines
     records = verify_log(audit, next(log for log in audit_logs(audit) if log not in logs_before))
@@ -413,6 +412,8 @@ def test_a_run_killed_mid_shift_has_its_traffic_returned_by_the_watchdog_and_the
     assert len(interventions) == 1 and interventions[0]["dead_run"] == [dead_run], interventions
     assert sorted(i["lb"] for i in interventions[0]["interventions"]) == LB_HOSTS, interventions
     assert records[-1]["outcome"] == "succeeded", records[-1]
+    dead_log = next(log for log in audit_logs(audit) if log.name == f"{dead_run}.jsonl")
+    assert verify_log(audit, dead_log)[-1]["outcome"].startswith("interrupted; all traffic returned to"), dead_log
 
 
 class StallingJaeger(threading.Thread):
