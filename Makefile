@@ -103,11 +103,12 @@ units: collection
 	pytest tests/unit
 
 integration: collection host-packages trace-backends
-	pytest tests/integration
+	pytest -n 2 --dist loadfile tests/integration
 
 # pytest runs last so that its summary line closes the output.
 test: lint sanity molecule host-packages trace-backends
-	pytest tests/unit tests/integration
+	@# Two workers (CI has two cores); whole files per worker, as module fixtures start servers.
+	pytest -n 2 --dist loadfile tests/unit tests/integration
 
 bench: bench-switch bench-judge bench-audit bench-cutover
 

@@ -156,7 +156,8 @@ def state_lock(path):
     """Holds an exclusive lock on a state file's companion `.lock` file: the run writing its
     state and the load balancer's watchdog restoring traffic each read and write it whole."""
     os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
-    with open(path + ".lock", "a", encoding="utf-8") as handle:
+    descriptor = os.open(path + ".lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -152,7 +152,10 @@ def test_cutover_state(tmp_path, previous):
     assert json.loads(after[str(state_file)][3]) == RECORD
     assert after[str(state_file)][0] == stat.S_IFREG | 0o640
     assert after[str(directory)][0] == stat.S_IFDIR | 0o750
-    assert changed_paths(before, after) == ({str(state_file)} if previous else {str(directory), str(state_file)})
+    # The first write also creates the lock file the run and the watchdog serialise on.
+    lock_file = str(state_file) + ".lock"
+    assert after[lock_file][0] == stat.S_IFREG | 0o640
+    assert changed_paths(before, after) == ({str(state_file)} if previous else {str(directory), str(state_file), lock_file})
     # The second check's diff shows no difference.
     again = run_module("cutover_state", args, check=True, diff=True)
     assert again["diff"]["before"] == again["diff"]["after"] == RECORD

@@ -55,13 +55,17 @@ class Backends:
             process.stop()
 
 
-def load(app, requests):
-    def one(_index):
-        return app.get("/api/quote")[0]
+def load(*apps, requests):
+    """`requests` requests to each app, interleaved: apps loaded side by side meet the same
+    moments of a busy machine (pytest-xdist runs another worker beside this one), so an
+    identical pair's latencies differ by chance only."""
+
+    def one(index):
+        return apps[index % len(apps)].get("/api/quote")[0]
 
     # Fewer clients than app threads: the app calls itself as its dependency.
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        return list(pool.map(one, range(requests)))
+        return list(pool.map(one, range(requests * len(apps))))
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +89,17 @@ def scenarios(backends, start_app_module):
     prometheus = backends.prometheus
     prometheus.scrape_apps(made)
     for app in made.values():
-        load(app, 3)
+        load(app, requests=3)
     span_series = 'traces_span_metrics_calls_total{span_kind="SPAN_KIND_SERVER",span_name="GET /api/quote"}'
     red_series = 'bgdemo_requests_total{route="/api/quote"}'
     wait_until(lambda: len(prometheus.promql(span_series) or []) >= 6 and len(prometheus.promql(red_series) or []) >= 6,
                60, "every series scraped (span metrics from the real connector, RED metrics from the apps)")
     faulty_green = made[("Faulty", "green")]
-    wait_until(lambda: load(faulty_green, 3) and prometheus.promql('bgdemo_requests_total{service="Faulty",code="500"}')
+    wait_until(lambda: load(faulty_green, requests=3) and prometheus.promql('bgdemo_requests_total{service="Faulty",code="500"}')
                and prometheus.promql('traces_span_metrics_calls_total{service_name="Faulty",status_code="STATUS_CODE_ERROR"}'),
                60, "the faulty green's error series scraped")
-    for (service, color), app in made.items():
-        load(app, SERVICES[service][1])
+    for service, (_green_error_rate, requests) in SERVICES.items():
+        load(made[(service, "blue")], made[(service, "green")], requests=requests)
     wait_until(lambda: set(SERVICES) <= set(backends.jaeger.services()), 20, "spans in Jaeger")
     wait_until(lambda: {s.lower() for s in SERVICES} <= set(backends.zipkin.services()), 20, "spans in Zipkin")
     return made

@@ -73,6 +73,22 @@ def cutover_vars(audit, release, **extra):
     return dict(TIMING, **audit, bluegreen_release=release, **extra)
 
 
+def cutover_in_background(audit, release, load, new_color, own_session=False, **extra):
+    """Starts a cutover in a thread and returns (thread, run) once `load` saw `new_color`
+    answer: run["process"] is the ansible-playbook process, run["result"] its outcome once
+    the thread ends. own_session puts it in a process group of its own, to be killed whole."""
+    run = {}
+    thread = threading.Thread(target=lambda: run.update(result=run_playbook(
+        "cutover", INVENTORY, cutover_vars(audit, release, **extra), echo=False, start_new_session=own_session,
+        on_start=lambda process: run.update(process=process))))
+    thread.start()
+    deadline = time.monotonic() + 180
+    while load.totals_now().get(new_color, 0) == 0:
+        assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
+        time.sleep(0.2)
+    return thread, run
+
+
 @pytest.fixture(scope="module")
 def approver(tmp_path_factory):
     """An approver's key pair (not the executor's): the private half signs approvals."""
@@ -296,22 +312,14 @@ def test_untraced_release_is_stopped_before_any_user_traffic(audit):
 
 def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
     release = build_release("1.4.0")
+    live = settled_lab
+    victim = f"cut-{other(live)}-1"
     with LabLoad(LB_URLS, rate=60) as load:
-        process_box = {}
-        result = {}
-        thread = threading.Thread(target=lambda: result.update(run=run_playbook(
-            "cutover", INVENTORY, cutover_vars(audit, release), echo=False, on_start=lambda p: process_box.update(p=p))))
-        thread.start()
-        live = settled_lab
-        color, victim = other(live), f"cut-{other(live)}-1"
-        deadline = time.monotonic() + 180
-        while load.totals_now().get(color, 0) == 0:
-            assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
-            time.sleep(0.2)
+        thread, run = cutover_in_background(audit, release, load, other(live))
         subprocess.run(["podman", "stop", "-t", "0", victim], check=True, capture_output=True)
         thread.join(timeout=600)
     try:
-        code, lines, _seconds = result["run"]
+        code, lines, _seconds = run["result"]
         assert code != 0 and any(f"rolled_back: all traffic on {live}" in line for line in lines), lines
         for url, seen in served_colors().items():
             assert set(seen["by_color"]) == {live} and seen["errors"] == 0, (url, seen)
@@ -321,19 +329,12 @@ def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(au
 
 def test_a_run_killed_mid_shift_is_finished_by_the_next_run(audit, settled_lab):
     release = build_release("1.5.0")
+    live = settled_lab
     with LabLoad(LB_URLS, rate=60) as load:
-        box = {}
         # The watchdog's margin outlasts this case: here the next run finishes the killed one.
-        thread = threading.Thread(target=lambda: box.update(run=run_playbook(
-            "cutover", INVENTORY, cutover_vars(audit, release, bluegreen_watchdog_margin=3600), echo=False, start_new_session=True,
-            on_start=lambda p: box.update(p=p))))
-        thread.start()
-        live = settled_lab
-        deadline = time.monotonic() + 180
-        while load.totals_now().get(other(live), 0) == 0:
-            assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
-            time.sleep(0.2)
-        os.killpg(box["p"].pid, signal.SIGKILL)
+        thread, run = cutover_in_background(audit, release, load, other(live), own_session=True,
+                                            bluegreen_watchdog_margin=3600)
+        os.killpg(run["process"].pid, signal.SIGKILL)
         thread.join(timeout=60)
         refused, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
         assert refused != 0 and any("is held by run cutover-" in line for line in lines), lines
@@ -379,16 +380,9 @@ def test_a_run_killed_mid_shift_has_its_traffic_returned_by_the_watchdog_and_the
     live = settled_lab
     release = build_release("1.5.0")
     with LabLoad(LB_URLS, rate=60) as load:
-        box = {}
-        thread = threading.Thread(target=lambda: box.update(run=run_playbook(
-            "cutover", INVENTORY, cutover_vars(audit, release, bluegreen_watchdog_margin=2), echo=False,
-            start_new_session=True, on_start=lambda p: box.update(p=p))))
-        thread.start()
-        deadline = time.monotonic() + 180
-        while load.totals_now().get(other(live), 0) == 0:
-            assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
-            time.sleep(0.2)
-        os.killpg(box["p"].pid, signal.SIGKILL)
+        thread, run = cutover_in_background(audit, release, load, other(live), own_session=True,
+                                            bluegreen_watchdog_margin=2)
+        os.killpg(run["process"].pid, signal.SIGKILL)
         thread.join(timeout=60)
         announced = lb_states()
         # bake 8 + hold 12 + interval 4 + margin 2 from the announce of the step.
@@ -467,20 +461,13 @@ def test_a_run_slowed_past_its_deadline_stops_when_the_watchdog_has_acted_and_ne
     logs_before = set(audit_logs(audit))
     try:
         with LabLoad(LB_URLS, rate=60) as load:
-            outcome = {}
-            thread = threading.Thread(target=lambda: outcome.update(
-                run=run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **extra), echo=False)))
-            thread.start()
-            deadline = time.monotonic() + 180
-            while load.totals_now().get(other(live), 0) == 0:
-                assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
-                time.sleep(0.2)
+            thread, run = cutover_in_background(audit, release, load, other(live), **extra)
             first_traffic = time.time()
             jaeger.stall_from, jaeger.stalled_until = first_traffic + 13, first_traffic + 32
             thread.join(timeout=300)
     finally:
         jaeger.close()
-    code, lines, _seconds = outcome["run"]
+    code, lines, _seconds = run["result"]
     assert code != 0, lines
     assert any("rolled back" in line and "the watchdog on cut-lb-" in line and "this run stops" in line for line in lines), lines
     states = lb_states()
