@@ -21,7 +21,7 @@ from __future__ import annotations
 import glob
 import os
 
-from . import deployment_lock, haproxy_runtime, nginx_upstream
+from . import deployment_lock, haproxy_runtime, lb_input, nginx_upstream
 
 WATCHED_PHASES = ("shifting", "watching")
 RESTORED_PHASE = "watchdog_restored"
@@ -146,22 +146,42 @@ def other_color(color):
     return "green" if color == "blue" else "blue"
 
 
-def split_of(load_balancer, runner, fetch):
-    """The split a state's `load_balancer` ({kind, haproxy: {...}, nginx: {...}}, what lb_split
-    was given) names."""
-    kind = (load_balancer or {}).get("kind")
+# What a state may name of its load balancer. Paths, programs and the reload command are the
+# watchdog's own settings (`local`), never read from a state file: a state only says which
+# backend or upstream the run moved.
+STATE_TARGET_FIELDS = {"haproxy": ("backend", "socket"), "nginx": ("upstream",)}
+
+
+def split_of(load_balancer, runner, fetch, local=None):
+    """The split a state's `load_balancer` ({kind, haproxy: {backend, socket}, nginx:
+    {upstream}}, what the run moved) names, with the watchdog's own settings `local`
+    ({haproxy: {...}, nginx: {...}}: HAProxySplit's and NginxSplit's other arguments)."""
+    if not isinstance(load_balancer, dict):
+        raise WatchdogError(f"load_balancer: {lb_input.shown(load_balancer)} is not a mapping")
+    kind = load_balancer.get("kind")
+    if kind not in STATE_TARGET_FIELDS:
+        raise WatchdogError(f"load_balancer.kind: {kind!r} is neither haproxy nor nginx")
+    target = load_balancer.get(kind) or {}
+    if not isinstance(target, dict):
+        raise WatchdogError(f"load_balancer.{kind}: {lb_input.shown(target)} is not a mapping")
+    for field, value in target.items():
+        if field not in STATE_TARGET_FIELDS[kind]:
+            raise WatchdogError(f"load_balancer.{kind}.{lb_input.shown(field)}: a state names only "
+                                f"{', '.join(STATE_TARGET_FIELDS[kind])}; the rest is the watchdog's own setting")
+        if not isinstance(value, str):
+            raise WatchdogError(f"load_balancer.{kind}.{field}: {lb_input.shown(value)} is not a string")
+    settings = dict(((local or {}).get(kind) or {}), **target)
     if kind == "haproxy":
-        return HAProxySplit(**(load_balancer.get("haproxy") or {}))
-    if kind == "nginx":
-        return NginxSplit(runner, fetch, **(load_balancer.get("nginx") or {}))
-    raise WatchdogError(f"load_balancer.kind: {kind!r} is neither haproxy nor nginx")
+        return HAProxySplit(**settings)
+    return NginxSplit(runner, fetch, **settings)
 
 
-def tick(state_dir, host, now, now_text, runner, fetch, log, splits=split_of):
+def tick(state_dir, host, now, now_text, runner, fetch, log, splits=split_of, local=None):
     """One round over every service's state in `state_dir`: each overdue cutover's traffic goes
     back to where it started, verified, and its state is marked. A failure is logged and left
     for the next round; the state is marked only once traffic is back. `runner(argv)` gives
-    (rc, stdout, stderr) and `fetch(url)` the body or None, as the NGINX switch expects."""
+    (rc, stdout, stderr) and `fetch(url)` the body or None, as the NGINX switch expects;
+    `local` is the watchdog's own settings of the load balancers (split_of)."""
     for path in sorted(glob.glob(os.path.join(state_dir, "*.state.json"))):
         service = os.path.basename(path)[:-len(".state.json")]
         try:
@@ -170,13 +190,14 @@ def tick(state_dir, host, now, now_text, runner, fetch, log, splits=split_of):
                 reason = overdue(state, now)
                 if not reason:
                     continue
-                split = splits(state.get("load_balancer"), runner, fetch)
+                split = splits(state.get("load_balancer"), runner, fetch, local)
                 served, stale = split.read()
                 color = restore_to(state, served) or (state["from_color"] if stale else None)
                 after = split.restore(color) if color else served
                 deployment_lock.write_state(path, restored_state(state, reason, now_text, served, after, host))
                 log(f"{service}: {reason}; all traffic returned to {state['from_color']} "
                     f"({served} -> {after}{', NGINX served a stale generation' if stale else ''})")
-        except (WatchdogError, haproxy_runtime.RuntimeApiError, nginx_upstream.UpstreamError, ValueError, OSError) as exc:
+        except (WatchdogError, haproxy_runtime.RuntimeApiError, nginx_upstream.UpstreamError, ValueError, TypeError,
+                KeyError, OSError) as exc:
             # The switches revert what they could not verify before they raise.
             log(f"{service}: could not act, retrying next round: {exc}")

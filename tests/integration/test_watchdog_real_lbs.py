@@ -26,15 +26,17 @@ def load_script():
 SCRIPT_MODULE = load_script()
 
 
-def cutover_state(load_balancer, deadline):
+def cutover_state(target, deadline):
+    """A shifting run's state naming what write_state.yml names: the kind and the backend or upstream."""
+    load_balancer = {"kind": target["kind"], target["kind"]: target["state"]}
     return {"run_id": "run-1", "operation": "cutover", "phase": "shifting", "from_color": "blue", "to_color": "green",
             "share": 25, "deadline": deadline, "load_balancer": load_balancer}
 
 
-def tick(state_dir, now):
+def tick(state_dir, now, local):
     lines = []
     watchdog.tick(str(state_dir), "lb-1", now, "2026-11-30T12:00:00Z", SCRIPT_MODULE.run_command, SCRIPT_MODULE.fetch,
-                  lines.append)
+                  lines.append, local=local)
     return lines
 
 
@@ -62,13 +64,15 @@ def nginx(tmp_path):
 
 
 def haproxy_target(lb):
-    return {"kind": "haproxy", "haproxy": {"socket": lb.socket, "backend": "app", "state_file": lb.state_file}}
+    """What the state names of this HAProxy, and the watchdog's own settings for it."""
+    return {"kind": "haproxy", "state": {"socket": lb.socket, "backend": "app"},
+            "local": {"haproxy": {"state_file": lb.state_file}}}
 
 
 def nginx_target(lb):
     args = lb.module_args()
-    return {"kind": "nginx", "nginx": {key: args[key] for key in (
-        "upstream", "path", "conf_path", "nginx_binary", "reload_command", "generation_url", "reload_timeout")}}
+    return {"kind": "nginx", "state": {"upstream": args["upstream"]}, "local": {"nginx": {key: args[key] for key in (
+        "path", "conf_path", "nginx_binary", "reload_command", "generation_url", "reload_timeout")}}}
 
 
 def split_to_quarter(kind, lb):
@@ -90,15 +94,15 @@ def test_an_overdue_cutover_is_returned_to_its_from_color(kind, request, tmp_pat
     path = deployment_lock.state_path(str(state_dir), "checkout")
     deployment_lock.write_state(path, cutover_state(target, deadline=1000.0))
 
-    assert tick(state_dir, 999.0) == []
+    assert tick(state_dir, 999.0, target["local"]) == []
     assert answered_by(lb.port) == {"blue", "green"}, "a run on time is left alone"
 
-    lines = tick(state_dir, 1001.0)
+    lines = tick(state_dir, 1001.0, target["local"])
     assert len(lines) == 1 and "all traffic returned to blue" in lines[0], lines
     assert answered_by(lb.port) == {"blue"}
     state = deployment_lock.read_state(path)
     assert state["phase"] == watchdog.RESTORED_PHASE and state["watchdog"]["split_after"]["green"] == 0, state
-    assert tick(state_dir, 1010.0) == [], "acted once"
+    assert tick(state_dir, 1010.0, target["local"]) == [], "acted once"
 
 
 def test_an_nginx_that_rejects_the_restore_keeps_its_split_and_the_state_waits(nginx, tmp_path):
@@ -110,11 +114,11 @@ def test_an_nginx_that_rejects_the_restore_keeps_its_split_and_the_state_waits(n
     # A configuration NGINX refuses: nginx -t fails, nothing is reloaded, nothing half-applied.
     broken = nginx.root / "bluegreen" / "sites" / "broken.conf"
     broken.write_text("server { listen 127.0.0.1:1; bogus_directive on; }\n")
-    lines = tick(state_dir, 1001.0)
+    lines = tick(state_dir, 1001.0, target["local"])
     assert len(lines) == 1 and "could not act, retrying next round" in lines[0], lines
     assert answered_by(nginx.port) == {"blue", "green"}
     assert deployment_lock.read_state(path)["phase"] == "shifting"
     broken.unlink()
-    lines = tick(state_dir, 1003.0)
+    lines = tick(state_dir, 1003.0, target["local"])
     assert "all traffic returned to blue" in lines[0], lines
     assert answered_by(nginx.port) == {"blue"}

@@ -1,7 +1,7 @@
 """The watchdog's decisions on a cutover state, with a fake clock (plain values of `now`)."""
 import pytest
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils import deployment_lock, watchdog
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import deployment_lock, haproxy_runtime, nginx_upstream, watchdog
 
 SHIFTING = {"run_id": "run-1", "operation": "cutover", "phase": "shifting", "from_color": "blue", "to_color": "green",
             "share": 25, "deadline": 1000.0}
@@ -95,7 +95,7 @@ class ScriptedSplit:
 def run_tick(state_dir, split, now):
     lines = []
     watchdog.tick(str(state_dir), "lb-1", now, "2026-11-30T12:00:00Z", None, None, lines.append,
-                  splits=lambda load_balancer, runner, fetch: split)
+                  splits=lambda load_balancer, runner, fetch, local: split)
     return lines
 
 
@@ -161,3 +161,54 @@ def test_every_service_is_watched_on_its_own(tmp_path):
 def test_an_unknown_load_balancer_kind_is_named():
     with pytest.raises(watchdog.WatchdogError, match="load_balancer.kind: 'f5'"):
         watchdog.split_of({"kind": "f5"}, None, None)
+
+
+@pytest.mark.parametrize("load_balancer, named", [
+    (None, "load_balancer: None is not a mapping"),
+    ({"kind": "nginx", "nginx": ["bluegreen_app"]}, "load_balancer.nginx: ['bluegreen_app'] is not a mapping"),
+    # Paths and programs are the watchdog's own settings: a state file never names them.
+    ({"kind": "nginx", "nginx": {"upstream": "app", "reload_command": ["/bin/sh", "-c", "id"]}},
+     "load_balancer.nginx.'reload_command': a state names only upstream"),
+    ({"kind": "nginx", "nginx": {"upstream": "app", "path": "/etc/passwd"}}, "load_balancer.nginx.'path'"),
+    ({"kind": "haproxy", "haproxy": {"backend": "app", "state_file": "/etc/shadow"}}, "load_balancer.haproxy.'state_file'"),
+    ({"kind": "haproxy", "haproxy": {"backend": 7}}, "load_balancer.haproxy.backend: 7 is not a string"),
+])
+def test_a_state_naming_more_than_its_target_is_refused_by_name(load_balancer, named):
+    with pytest.raises(watchdog.WatchdogError) as raised:
+        watchdog.split_of(load_balancer, None, None)
+    assert named in str(raised.value)
+
+
+@pytest.mark.parametrize("upstream", ["app;\n    server 10.0.0.9:80", "app\nx", "é" * 5000])
+def test_a_hostile_upstream_name_is_refused_before_anything_is_read(upstream):
+    with pytest.raises(nginx_upstream.UpstreamError, match="invalid upstream name"):
+        watchdog.split_of({"kind": "nginx", "nginx": {"upstream": upstream}}, None, None)
+
+
+@pytest.mark.parametrize("backend", ["app;shutdown sessions", "app\nset server app/x state maint", "ü"])
+def test_a_hostile_backend_name_is_refused_before_the_socket_is_opened(backend):
+    with pytest.raises(haproxy_runtime.RuntimeApiError, match="invalid backend name"):
+        watchdog.split_of({"kind": "haproxy", "haproxy": {"backend": backend, "socket": "/nonexistent.sock"}}, None, None)
+
+
+def test_the_watchdogs_own_settings_fill_what_the_state_does_not_name():
+    split = watchdog.split_of({"kind": "haproxy", "haproxy": {"backend": "shop"}}, None, None,
+                              local={"haproxy": {"state_file": "/srv/haproxy.state", "timeout": 2.0}})
+    assert (split.backend, split.state_file) == ("shop", "/srv/haproxy.state")
+
+
+def test_one_broken_state_does_not_stop_the_round_for_the_others(tmp_path):
+    write(tmp_path, "broken", dict(SHIFTING, load_balancer={"kind": "nginx", "nginx": {"upstream": "a", "path": "/etc/x"}},
+                                   run_id="run-é" * 2000))
+    write(tmp_path, "checkout", SHIFTING)
+    lines = []
+    scripted = ScriptedSplit({"blue": 75.0, "green": 25.0})
+
+    def splits(load_balancer, runner, fetch, local):
+        # The sound state names no load balancer here: the scripted one stands for it.
+        return scripted if load_balancer is None else watchdog.split_of(load_balancer, runner, fetch, local)
+
+    watchdog.tick(str(tmp_path), "lb-1", 1010.0, "2026-11-30T12:00:00Z", None, None, lines.append, splits=splits)
+    assert lines[0].startswith("broken: could not act, retrying next round: load_balancer.nginx.'path'"), lines
+    assert lines[1].startswith("checkout: ") and "all traffic returned to blue" in lines[1], lines
+    assert deployment_lock.read_state(deployment_lock.state_path(str(tmp_path), "broken"))["phase"] == "shifting"
