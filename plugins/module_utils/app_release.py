@@ -24,10 +24,12 @@ import tarfile
 import zlib
 
 STAMP = os.path.join(".venv", ".requirements-installed")
+# A release without a virtualenv (a binary, a start command) is complete once unpacked.
+UNPACKED = ".app_release-unpacked"
 MARKER = ".app_release"
 # What the module writes into a release itself: an artifact that ships any of it could mark
 # its release complete (the stamp) without its requirements ever installed, or made here.
-OWN_NAMES = (".venv", MARKER)
+OWN_NAMES = (".venv", MARKER, UNPACKED)
 # What reading a damaged .tar.gz raises besides tarfile's own errors (a truncated gzip stream
 # ends in EOFError, a corrupt one in zlib.error).
 ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error)
@@ -132,8 +134,14 @@ def is_release(path):
     return not os.path.islink(path) and os.path.isfile(os.path.join(path, MARKER))
 
 
-def is_complete(release_dir):
-    return is_release(release_dir) and os.path.exists(os.path.join(release_dir, STAMP))
+def is_complete(release_dir, virtualenv=True):
+    return is_release(release_dir) and os.path.exists(os.path.join(release_dir, STAMP if virtualenv else UNPACKED))
+
+
+def finish_unpacked(release_dir):
+    """Marks a release without a virtualenv complete."""
+    with open(os.path.join(release_dir, UNPACKED), "w", encoding="utf-8"):
+        pass
 
 
 # Where distributions keep the pip wheel that ensurepip installs (Debian and Ubuntu move it

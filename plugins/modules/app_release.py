@@ -73,6 +73,12 @@ options:
     description: The link the service runs from, moved to O(release_dir) once it is complete.
     type: path
     required: true
+  virtualenv:
+    description:
+      - Build a virtualenv from the release's C(requirements.txt) (a Python release). V(false)
+        for a release that runs as it is unpacked (a binary or a start command).
+    type: bool
+    default: true
   python:
     description: The interpreter that creates the virtualenv.
     type: path
@@ -149,6 +155,7 @@ def main():
             "version": {"type": "str", "required": True},
             "release_dir": {"type": "path", "required": True},
             "link": {"type": "path", "required": True},
+            "virtualenv": {"type": "bool", "default": True},
             "python": {"type": "path", "default": "/usr/bin/python3"},
             "pip_args": {"type": "list", "elements": "str", "default": []},
             "keep": {"type": "int", "default": 3},
@@ -162,7 +169,7 @@ def main():
         module.fail_json(msg=f"keep: at least the new release is kept, got {p['keep']}")
     release_dir = p["release_dir"].rstrip("/")
     previous = app_release.link_target(p["link"])
-    built = not app_release.is_complete(release_dir)
+    built = not app_release.is_complete(release_dir, p["virtualenv"])
     linked = previous != release_dir
     if built and os.path.lexists(release_dir) and not app_release.is_release(release_dir):
         module.fail_json(msg=f"release_dir: {release_dir} exists but was not made by app_release (it has no "
@@ -206,8 +213,11 @@ def main():
                 shutil.rmtree(release_dir)
             os.makedirs(releases_dir, mode=0o755, exist_ok=True)
             app_release.unpack(p["artifact"], release_dir)
-            app_release.build(release_dir, p["python"], p["pip_args"], module.run_command,
-                              pip_wheel=app_release.bundled_pip_wheel())
+            if p["virtualenv"]:
+                app_release.build(release_dir, p["python"], p["pip_args"], module.run_command,
+                                  pip_wheel=app_release.bundled_pip_wheel())
+            else:
+                app_release.finish_unpacked(release_dir)
         if linked and not module.check_mode:
             app_release.point_link(p["link"], release_dir)
     except (app_release.ReleaseError, *app_release.ARCHIVE_ERRORS) as exc:

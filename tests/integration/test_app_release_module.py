@@ -60,3 +60,16 @@ def test_a_version_file_that_is_not_utf8_is_a_clear_error(tmp_path, version):
     result = install(tmp_path, artifact(tmp_path, extra={"VERSION": version}), "1.0.0")
     assert result.get("failed") and result["msg"].startswith("the artifact's VERSION is not UTF-8 text"), result
     assert result["msg"].endswith("nothing was changed") and not os.path.exists(tmp_path / "releases")
+
+
+def test_a_release_without_a_virtualenv_is_complete_once_unpacked(tmp_path):
+    path = artifact(tmp_path, extra={"bin/start": b"#!/bin/sh\nexec sleep 1\n"})
+    # python=/bin/false: nothing may try to build a virtualenv.
+    first = install(tmp_path, path, "1.0.0", virtualenv=False, python="/bin/false")
+    assert first["changed"] and first["built"] and first["linked"] and not first.get("failed"), first
+    assert os.path.isfile(tmp_path / "current" / "bin" / "start") and not os.path.exists(tmp_path / "current" / ".venv")
+    again = install(tmp_path, path, "1.0.0", virtualenv=False, python="/bin/false")
+    assert not again["changed"], again
+    shipped = artifact(tmp_path, "2.0.0", extra={".app_release-unpacked": b""})
+    refused = install(tmp_path, shipped, "2.0.0", version="2.0.0", virtualenv=False)
+    assert refused.get("failed") and "is where app_release writes itself" in refused["msg"], refused

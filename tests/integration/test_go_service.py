@@ -37,7 +37,7 @@ class RunningService:
             tarball.extractall(workdir, filter="data")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen([str(workdir / "bin" / "goshop")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        self.process = subprocess.Popen([str(workdir / f"goshop-{release['version']}" / "bin" / "goshop")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         env={"PATH": os.environ["PATH"], "BLUEGREEN_PORT": str(self.port), **env})
         wait_until(lambda: self.process.poll() is not None or self.answers(), 20, "the Go service to answer")
 
@@ -100,7 +100,7 @@ def test_a_color_that_is_not_blue_or_green_stops_the_service(releases, tmp_path)
     workdir.mkdir()
     with tarfile.open(releases["healthy"]["path"]) as tarball:
         tarball.extractall(workdir, filter="data")
-    done = subprocess.run([str(workdir / "bin" / "goshop")], env={"BLUEGREEN_COLOR": "purple"}, capture_output=True, text=True,
+    done = subprocess.run([str(workdir / "goshop-1.0.0" / "bin" / "goshop")], env={"BLUEGREEN_COLOR": "purple"}, capture_output=True, text=True,
                           timeout=30, check=False)
     assert done.returncode != 0 and 'BLUEGREEN_COLOR="purple" must be blue or green' in done.stderr
 

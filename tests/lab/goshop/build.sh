@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds a release of the lab's Go service: goshop-<version>.tar.gz (bin/goshop, a static
-# binary, and VERSION) and its .sha256, in --out. `--defect error_rate=<fraction>` and
+# Builds a release of the lab's Go service: goshop-<version>.tar.gz (one top directory
+# goshop-<version>/ holding bin/goshop, a static binary, and VERSION) and its .sha256, in --out. `--defect error_rate=<fraction>` and
 # `--defect added_latency_ms=<ms>` build a faulty release: the fault is in the binary.
 # The tarball is reproducible (sorted entries, fixed times and owners, gzip without a name or
 # time), so rebuilding a version gives the same checksum. Prints one JSON line: version, path,
@@ -29,14 +29,15 @@ done
 mkdir -p "$out"
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage/bin"
+top="goshop-$version"
+mkdir -p "$stage/$top/bin"
 # Static, without a VCS stamp or local paths: the binary depends on the source, the pins,
 # the version and the defects only.
-(cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$stage/bin/goshop" \
+(cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$stage/$top/bin/goshop" \
   -ldflags "-s -w -X main.version=$version$ldflags" .)
-echo "$version" > "$stage/VERSION"
+echo "$version" > "$stage/$top/VERSION"
 tarball="$out/goshop-$version.tar.gz"
-tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$stage" -cf - VERSION bin | gzip -9n > "$tarball.tmp"
+tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$stage" -cf - "$top" | gzip -9n > "$tarball.tmp"
 mv "$tarball.tmp" "$tarball"
 sha256="$(sha256sum "$tarball" | cut -d' ' -f1)"
 echo "$sha256  $(basename "$tarball")" > "$tarball.sha256"

@@ -156,3 +156,12 @@ def test_only_directories_the_module_made_are_releases(tmp_path):
     assert not app_release.is_release(str(releases / "link-to-r1"))
     made_release(releases / "r2")
     assert app_release.stale_releases(str(releases), 1, {str(releases / "r2")}) == [str(releases / "r1")]
+
+
+def test_a_release_without_a_virtualenv_is_complete_by_its_own_stamp(tmp_path):
+    release = str(tmp_path / "r")
+    os.makedirs(release)
+    open(os.path.join(release, app_release.MARKER), "w", encoding="utf-8").close()
+    assert not app_release.is_complete(release, virtualenv=False)
+    app_release.finish_unpacked(release)
+    assert app_release.is_complete(release, virtualenv=False) and not app_release.is_complete(release)
