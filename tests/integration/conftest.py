@@ -83,7 +83,7 @@ class RunningApp:
 
 def _app_starter(unpacked_release, log_dir, running):
     def start(**env):
-        base = {"BG_COLOR": "green", "BG_ENVIRONMENT": "ci", "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        base = {"BLUEGREEN_COLOR": "green", "BLUEGREEN_ENVIRONMENT": "ci", "OTEL_BSP_SCHEDULE_DELAY": "100"}
         log = open(log_dir / f"app-{len(running)}.log", "w+b")  # pylint: disable=consider-using-with
         app = RunningApp(unpacked_release, {**base, **{k: str(v) for k, v in env.items()}}, log)
         running.append(app)

@@ -16,7 +16,7 @@ import build_artifact
 
 SERVER, CLIENT = 2, 3  # OTLP SpanKind values
 STATUS_UNSET, STATUS_ERROR = 0, 2
-BASE_ENV = {"BG_COLOR": "green", "BG_ENVIRONMENT": "ci", "OTEL_BSP_SCHEDULE_DELAY": "100"}
+BASE_ENV = {"BLUEGREEN_COLOR": "green", "BLUEGREEN_ENVIRONMENT": "ci", "OTEL_BSP_SCHEDULE_DELAY": "100"}
 
 
 class TimedSink(OtlpSink):

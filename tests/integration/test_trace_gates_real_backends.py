@@ -82,7 +82,7 @@ def scenarios(backends, start_app_module):
     for service, (green_error_rate, _requests) in SERVICES.items():
         for color, error_rate in (("blue", 0), ("green", green_error_rate)):
             made[(service, color)] = start_app_module(
-                BG_COLOR=color, BG_SERVICE_NAME=service, BG_ERROR_RATE=error_rate, BG_DEPENDENCY_URL="{url}/stock",
+                BLUEGREEN_COLOR=color, BLUEGREEN_SERVICE=service, BG_ERROR_RATE=error_rate, BG_DEPENDENCY_URL="{url}/stock",
                 **backends.app_env())
     # Prometheus counts an increase only from a series' first scrape on: a few requests
     # first, the main load once every series is seen.
@@ -163,7 +163,7 @@ def test_probe_passes_when_green_is_traced(backends, scenarios, case):
 
 @pytest.mark.parametrize("case", ["jaeger-api-v3-real", "zipkin-real"])
 def test_probe_fails_when_green_tracing_is_off(backends, start_app_module, case):
-    untraced = start_app_module(BG_COLOR="green", BG_SERVICE_NAME="Healthy", BG_TRACING="off", **backends.app_env())
+    untraced = start_app_module(BLUEGREEN_COLOR="green", BLUEGREEN_SERVICE="Healthy", BG_TRACING="off", **backends.app_env())
     result = run_module("trace_probe", {**backends.args(case), "urls": [f"{untraced.url}/api/quote"], "count": 3,
                                         "service": "Healthy", "color": "green", "deadline": 3, "poll_interval": 0.5})
     assert result["failed"] is True

@@ -63,6 +63,13 @@ all:
     ansible_connection: containers.podman.podman
     ansible_python_interpreter: /usr/bin/python3
     bluegreen_environment: lab
+    # The service: the demo app (tests/lab/app), a WSGI app. Its dependency URL and fault knobs
+    # are its own environment, not the role's.
+    bluegreen_service: bgdemo
+    app_env_wsgi_app: bgdemo.wsgi:application
+    app_env_color_field: color
+    app_env_vars:
+      BG_DEPENDENCY_URL: http://127.0.0.1:8080/stock
     bluegreen_release:
       version: "{release['version']}"
       artifact: "{release['path']}"

@@ -12,7 +12,7 @@ from bgdemo.settings import Settings, SettingsError
 def release_settings(tmp_path, defects, **env):
     (tmp_path / "VERSION").write_text("3.0.0\n")
     (tmp_path / "DEFECTS").write_text(json.dumps(defects))
-    return Settings.from_environ({"BG_COLOR": "blue", **env}, version_file=tmp_path / "VERSION")
+    return Settings.from_environ({"BLUEGREEN_COLOR": "blue", **env}, version_file=tmp_path / "VERSION")
 
 
 def test_defects_combine(tmp_path):

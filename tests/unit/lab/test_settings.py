@@ -12,7 +12,7 @@ def version_file(tmp_path):
 
 
 def settings(version_file, **env):
-    return Settings.from_environ({"BG_COLOR": "green", **env}, version_file=version_file)
+    return Settings.from_environ({"BLUEGREEN_COLOR": "green", **env}, version_file=version_file)
 
 
 def test_defaults_and_version_from_the_artifact(version_file):
@@ -29,7 +29,7 @@ def test_knobs_are_read(version_file):
 @pytest.mark.parametrize(
     "env, field",
     [
-        ({"BG_COLOR": "red"}, "BG_COLOR"),
+        ({"BLUEGREEN_COLOR": "red"}, "BLUEGREEN_COLOR"),
         ({"BG_ERROR_RATE": "1.5"}, "BG_ERROR_RATE"),
         ({"BG_ERROR_RATE": "lots"}, "BG_ERROR_RATE"),
         ({"BG_ADDED_LATENCY_MS": "-1"}, "BG_ADDED_LATENCY_MS"),

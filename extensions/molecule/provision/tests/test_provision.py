@@ -36,8 +36,8 @@ def test_env_files_differ_only_by_color():
         return sorted(line for line in host(name).file("/etc/bgdemo/app.env").content_string.splitlines() if not line.startswith("#"))
 
     blue, green = env_of("prov-blue-1"), env_of("prov-green-1")
-    assert [line for line in blue if line not in green] == ["BG_COLOR=blue"]
-    assert [line for line in green if line not in blue] == ["BG_COLOR=green"]
+    assert [line for line in blue if line not in green] == ["BLUEGREEN_COLOR=blue"]
+    assert [line for line in green if line not in blue] == ["BLUEGREEN_COLOR=green"]
 
 
 @pytest.mark.parametrize("name, kind_port", LOAD_BALANCERS.items())

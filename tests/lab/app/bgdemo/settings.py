@@ -1,6 +1,11 @@
 """Runtime settings of the demo app, read once from the environment (the systemd EnvironmentFile)
 and from the release's DEFECTS file.
 
+The environment holds what the app_env role tells every service (BLUEGREEN_SERVICE,
+BLUEGREEN_COLOR, BLUEGREEN_ENVIRONMENT) and the demo's own knobs, which the lab's inventories
+set through app_env_vars: BG_DEPENDENCY_URL, and the faults a host's configuration can add
+(BG_ERROR_RATE, BG_ADDED_LATENCY_MS, BG_TRACING=off).
+
 A release built with `build_artifact.py --defect NAME=VALUE` carries its faults in a DEFECTS
 file beside VERSION (a JSON object of NAME: VALUE). The defects, and what the app does with them:
 
@@ -132,9 +137,9 @@ class Settings:
     @classmethod
     def from_environ(cls, env=None, version_file=None):
         env = os.environ if env is None else env
-        color = env.get("BG_COLOR", "")
+        color = env.get("BLUEGREEN_COLOR", "")
         if color not in ("blue", "green"):
-            raise SettingsError(f"BG_COLOR={color!r} must be blue or green")
+            raise SettingsError(f"BLUEGREEN_COLOR={color!r} must be blue or green")
         # The version comes from the release artifact, never from configuration, so a host
         # cannot claim a version it does not run.
         if version_file is None:
@@ -154,10 +159,10 @@ class Settings:
         if "tracing" in defects:
             env["BG_TRACING"] = "off"
         return cls(
-            service_name=env.get("BG_SERVICE_NAME", "bgdemo"),
+            service_name=env.get("BLUEGREEN_SERVICE", "bgdemo"),
             version=version,
             color=color,
-            environment=env.get("BG_ENVIRONMENT", "lab"),
+            environment=env.get("BLUEGREEN_ENVIRONMENT", "lab"),
             error_rate=_float(env, "BG_ERROR_RATE", 0.0, 0.0, 1.0),
             added_latency_ms=_float(env, "BG_ADDED_LATENCY_MS", 0.0, 0.0, MAX_MS),
             tracing=_switch(env, "BG_TRACING", True),
