@@ -36,6 +36,16 @@ def build_release(version, defects=(), cache=ROOT / ".cache"):
     return {"version": built["version"], "artifact": built["path"], "sha256": built["sha256"]}
 
 
+def build_goshop_release(version, defects=(), cache=ROOT / ".cache"):
+    """Builds goshop-<version>, the lab's Go service (with `defects`, e.g.
+    ["error_rate=0.3"]), and returns the bluegreen_release mapping."""
+    command = [str(HERE / "goshop" / "build.sh"), "--version", version, "--out", str(cache / "artifacts")]
+    for defect in defects:
+        command += ["--defect", defect]
+    built = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    return {"version": built["version"], "artifact": built["path"], "sha256": built["sha256"]}
+
+
 def run_playbook(playbook, inventory, extra_vars, echo=True, log=None, start_new_session=False, on_start=None):
     """Runs a collection playbook against one inventory or several; echoes its progress lines
     (the `msg` of debug tasks). Returns (exit code, every msg line, seconds)."""
@@ -119,6 +129,47 @@ class LabLoad:
         return totals
 
 
+def run_logged_playbook(playbook, inventory, extra_vars, log_dir, **kwargs):
+    """run_playbook with the run's whole output kept in log_dir and its tail added to the
+    returned lines, for a failing check to show."""
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / f"{playbook}-{time.time():.3f}.log"
+    with open(path, "w", encoding="utf-8") as log:
+        code, lines, seconds = run_playbook(playbook, inventory, extra_vars, log=log, **kwargs)
+    lines.append(f"(whole output in {path}): " + path.read_text(encoding="utf-8")[-3000:])
+    return code, lines, seconds
+
+
+def keypair(directory, name):
+    """An Ed25519 key pair made with openssl: <name>.key (mode 0600) and <name>.pub."""
+    key = Path(directory) / f"{name}.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    key.chmod(0o600)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(Path(directory) / f"{name}.pub")], check=True)
+    return key
+
+
+def verified_records(log, public_key):
+    """The records of a run's audit log once tools/audit_verify.py has verified it whole;
+    AssertionError with the verifier's words when it does not."""
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "audit_verify.py"), str(log), "--public-key",
+                             str(public_key)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+    # Records end in a line feed only: splitlines() would also break at U+2028 inside a record.
+    return [json.loads(line) for line in Path(log).read_text(encoding="utf-8").split("\n") if line]
+
+
+def served_colors(urls, requests_per_lb=60):
+    """What answers new requests through each load balancer now: LabLoad totals per URL."""
+    colors = {}
+    for url in urls:
+        with LabLoad([url], keepalive_clients=1, new_connection_clients=1, max_requests=requests_per_lb, rate=None) as load:
+            pass
+        colors[url] = load.totals()
+    return colors
+
+
 def render_report(log, public_key):
     """Verifies a run's audit log and renders its evidence report with the audit_report
     playbook; returns the playbook's summary line."""
@@ -136,11 +187,7 @@ def lab_urls(inventory):
 
 def live_color(urls):
     """The color that answers new requests through every load balancer, or what each says."""
-    seen = {}
-    for url in urls:
-        with LabLoad([url], keepalive_clients=1, new_connection_clients=1, max_requests=20, rate=None) as load:
-            pass
-        seen[url] = sorted(load.totals()["by_color"])
+    seen = {url: sorted(totals["by_color"]) for url, totals in served_colors(urls, 20).items()}
     colors = {tuple(colors) for colors in seen.values()}
     return colors.pop()[0] if len(colors) == 1 and len(next(iter(colors))) == 1 else f"split {seen}"
 

@@ -26,8 +26,8 @@ import testinfra
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
-from tour import LabLoad, build_release, render_report  # noqa: E402
-from tour import run_playbook as run_tour_playbook  # noqa: E402
+from tour import LabLoad, build_release, keypair, render_report, run_logged_playbook, verified_records  # noqa: E402
+from tour import served_colors as tour_served_colors  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 LB_URLS = ["http://127.0.0.1:38080", "http://127.0.0.1:38081"]
@@ -36,15 +36,6 @@ STATE_FILE = "/var/lib/tracegate-bluegreen/bgdemo.state.json"
 APP_HOSTS = ["cut-blue-1", "cut-blue-2", "cut-green-1", "cut-green-2"]
 TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 12,
           "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15}
-
-
-def keypair(directory, name):
-    """An Ed25519 key pair made with openssl: <name>.key (mode 0600) and <name>.pub."""
-    key = directory / f"{name}.key"
-    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
-    key.chmod(0o600)
-    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(directory / f"{name}.pub")], check=True)
-    return key
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +51,7 @@ LOG_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "cutove
 
 
 def run_playbook(playbook, inventory, extra_vars, **kwargs):
-    """The tour's runner, keeping every run's whole output for the failure message."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    path = LOG_DIR / f"{playbook}-{time.time():.3f}.log"
-    with open(path, "w", encoding="utf-8") as log:
-        code, lines, seconds = run_tour_playbook(playbook, inventory, extra_vars, log=log, **kwargs)
-    lines.append(f"(whole output in {path}): " + path.read_text(encoding="utf-8")[-3000:])
-    return code, lines, seconds
+    return run_logged_playbook(playbook, inventory, extra_vars, LOG_DIR, **kwargs)
 
 
 def cutover_vars(audit, release, **extra):
@@ -113,13 +98,7 @@ def audit_copy(log):
 
 
 def served_colors(requests_per_lb=60):
-    """Colors that answer new requests through each load balancer now."""
-    colors = {}
-    for url in LB_URLS:
-        with LabLoad([url], keepalive_clients=1, new_connection_clients=1, max_requests=requests_per_lb, rate=None) as load:
-            pass
-        colors[url] = load.totals()
-    return colors
+    return tour_served_colors(LB_URLS, requests_per_lb)
 
 
 def audit_logs(audit):
@@ -127,12 +106,7 @@ def audit_logs(audit):
 
 
 def verify_log(audit, log):
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "audit_verify.py"), str(log), "--public-key",
-                             str(Path(audit["bluegreen_audit_dir"]) / "signing.pub")], capture_output=True, text=True,
-                            check=False)
-    assert result.returncode == 0, result.stdout
-    # Records end in a line feed only: splitlines() would also break at U+2028 inside a record.
-    return [json.loads(line) for line in log.read_text(encoding="utf-8").split("\n") if line]
+    return verified_records(log, Path(audit["bluegreen_audit_dir"]) / "signing.pub")
 
 
 def new_color(lines):

@@ -1,6 +1,7 @@
-"""The Collector path of the tracing_agent role, run for real: every app host runs the
-Collector as otelcol.service, the app exports to it, and it forwards to the real Jaeger on
-the trace-store host with the host's color set on the resource whatever the sender said.
+"""The Collector path of the tracing_agent role, run for real with goshop, the lab's Go
+service: every app host runs the Collector as otelcol.service, the service exports to it
+through the OpenTelemetry Go SDK, and the Collector forwards to the real Jaeger on the
+trace-store host with the host's color set on the resource whatever the sender said.
 A configuration the Collector refuses, or a binary with the wrong checksum, fails the role
 and leaves the Collector, its files and its unit as they were."""
 import json
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
-APP_HOSTS = {"tcol-blue-1": "blue", "tcol-green-1": "green"}
+APP_HOSTS = {"svc-blue-1": "blue", "svc-green-1": "green"}
 JAEGER = "http://127.0.0.1:46686"
 COLLECTOR_BINARY = "/usr/local/bin/otelcol"
 COLLECTOR_CONFIG = "/etc/otelcol/config.yaml"
@@ -55,12 +56,12 @@ def attributes(items):
 
 
 def run_converge(*extra_args):
-    """converge.yml again on tcol-blue-1 (and the controller's plays), as molecule runs it."""
+    """converge.yml again on svc-blue-1 (and the controller's plays), as molecule runs it."""
     inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
     # Plain output: molecule forces colors, which would hide the recap lines from the checks.
     env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
     return subprocess.run(
-        ["ansible-playbook", "--inventory", inventory, "--limit", "tcol-blue-1,localhost",
+        ["ansible-playbook", "--inventory", inventory, "--limit", "svc-blue-1,localhost",
          str(SCENARIO / "converge.yml"), *extra_args],
         capture_output=True, text=True, timeout=600, check=False, env=env,
     )
@@ -94,19 +95,19 @@ def test_collector_runs_as_its_own_user_which_alone_may_read_the_configuration(n
 
 
 @pytest.mark.parametrize("name", APP_HOSTS)
-def test_app_exports_to_its_local_collector(name):
-    env = host(name).file("/etc/bgdemo/tracing.env").content_string
+def test_service_exports_to_its_local_collector(name):
+    env = host(name).file("/etc/goshop/tracing.env").content_string
     assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318\n" in env
     assert "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n" in env
 
 
 @pytest.mark.parametrize("name, color", APP_HOSTS.items())
-def test_a_request_to_the_app_reaches_jaeger_through_the_collector(name, color):
+def test_a_request_to_the_service_reaches_jaeger_through_the_collector(name, color):
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
     host(name).check_output(
         f"curl -fsS -o /dev/null -H 'traceparent: 00-{trace_id}-{parent_id}-01' http://127.0.0.1:8080/api/quote")
-    resources = [resource for resource, span in jaeger_trace(trace_id) if resource.get("service.name") == "bgdemo"]
-    assert resources, "no span of the app in the trace"
+    resources = [resource for resource, span in jaeger_trace(trace_id) if resource.get("service.name") == "goshop"]
+    assert resources, "no span of goshop in the trace"
     for resource in resources:
         assert resource["deployment.color"] == color
         assert resource["deployment.environment.name"] == "molecule"
@@ -123,7 +124,7 @@ def test_collector_sets_the_color_and_redacts_whatever_the_sender_reports(name, 
     wrong_color = "green" if color == "blue" else "blue"
     body = {"resourceSpans": [{
         "resource": {"attributes": [
-            {"key": "service.name", "value": {"stringValue": "tcol-misreporting-sender"}},
+            {"key": "service.name", "value": {"stringValue": "svc-misreporting-sender"}},
             {"key": "deployment.color", "value": {"stringValue": wrong_color}},
             {"key": "deployment.environment.name", "value": {"stringValue": "elsewhere"}},
         ]},
@@ -148,29 +149,29 @@ def test_collector_sets_the_color_and_redacts_whatever_the_sender_reports(name, 
 
 
 def test_check_mode_changes_nothing():
-    before = collector_state("tcol-blue-1")
+    before = collector_state("svc-blue-1")
     result = run_converge("--check")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    recap = next(line for line in result.stdout.splitlines() if line.startswith("tcol-blue-1 "))
+    recap = next(line for line in result.stdout.splitlines() if line.startswith("svc-blue-1 "))
     assert "changed=0" in recap, recap
-    assert collector_state("tcol-blue-1") == before
+    assert collector_state("svc-blue-1") == before
 
 
 def test_a_configuration_the_collector_refuses_changes_nothing():
-    before = collector_state("tcol-blue-1")
+    before = collector_state("svc-blue-1")
     result = run_converge("-e", "tracing_agent_collector_memory_limit_mib=0")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    assert "Render the Collector configuration, checked by the Collector failed on tcol-blue-1" in output, output[-3000:]
+    assert "Render the Collector configuration, checked by the Collector failed on svc-blue-1" in output, output[-3000:]
     assert "'limit_mib' or 'limit_percentage' must be greater than zero" in output, output[-3000:]
-    assert collector_state("tcol-blue-1") == before
+    assert collector_state("svc-blue-1") == before
 
 
 def test_a_binary_with_the_wrong_checksum_replaces_nothing():
-    before = collector_state("tcol-blue-1")
+    before = collector_state("svc-blue-1")
     wrong = "0" * 64
     result = run_converge("-e", f"tracing_agent_collector_sha256={wrong}")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert f"expected {wrong}" in output, output[-3000:]
-    assert collector_state("tcol-blue-1") == before
+    assert collector_state("svc-blue-1") == before
