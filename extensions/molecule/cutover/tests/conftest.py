@@ -1,8 +1,13 @@
-"""CUTOVER_CASE_ORDER=reverse runs the cases last to first: each sets up its own state, and
-this order is how that is checked (a case that leaned on the one before it fails here)."""
+"""test_provisioned.py runs first, right after the converge: it checks what provision.yml left
+before any cutover changes it. CUTOVER_CASE_ORDER=reverse then runs the cutover cases last to
+first: each sets up its own state, and this order is how that is checked (a case that leaned on
+the one before it fails here)."""
 import os
 
 
 def pytest_collection_modifyitems(items):
+    provisioned = [item for item in items if item.path.name == "test_provisioned.py"]
+    cases = [item for item in items if item.path.name != "test_provisioned.py"]
     if os.environ.get("CUTOVER_CASE_ORDER") == "reverse":
-        items.reverse()
+        cases.reverse()
+    items[:] = provisioned + cases

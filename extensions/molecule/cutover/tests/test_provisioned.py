@@ -1,13 +1,14 @@
-"""What provision.yml must leave behind: units active, both colors healthy, all traffic on
-blue through each load balancer's loopback port, one artifact checksum on every app host."""
+"""What provision.yml must leave behind, checked right after the converge and before any
+cutover (conftest.py runs this file first): units active, both colors healthy, all traffic
+on blue through each load balancer's loopback port, one artifact checksum on every app host."""
 import json
 import urllib.request
 
 import pytest
 import testinfra
 
-APP_HOSTS = {"prov-blue-1": "blue", "prov-blue-2": "blue", "prov-green-1": "green", "prov-green-2": "green"}
-LOAD_BALANCERS = {"prov-lb-haproxy": ("haproxy", 28080), "prov-lb-nginx": ("nginx", 28081)}
+APP_HOSTS = {"cut-blue-1": "blue", "cut-blue-2": "blue", "cut-green-1": "green", "cut-green-2": "green"}
+LOAD_BALANCERS = {"cut-lb-haproxy": ("haproxy", 38080), "cut-lb-nginx": ("nginx", 38081)}
 
 
 def host(name):
@@ -35,7 +36,7 @@ def test_env_files_differ_only_by_color():
     def env_of(name):
         return sorted(line for line in host(name).file("/etc/bgdemo/app.env").content_string.splitlines() if not line.startswith("#"))
 
-    blue, green = env_of("prov-blue-1"), env_of("prov-green-1")
+    blue, green = env_of("cut-blue-1"), env_of("cut-green-1")
     assert [line for line in blue if line not in green] == ["BLUEGREEN_COLOR=blue"]
     assert [line for line in green if line not in blue] == ["BLUEGREEN_COLOR=green"]
 
@@ -46,7 +47,7 @@ def test_load_balancer_unit_active(name, kind_port):
 
 
 def test_haproxy_stats_socket_is_admin_only():
-    socket = host("prov-lb-haproxy").file("/run/haproxy/admin.sock")
+    socket = host("cut-lb-haproxy").file("/run/haproxy/admin.sock")
     assert socket.is_socket
     assert socket.mode == 0o600
 
