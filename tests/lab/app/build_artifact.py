@@ -108,13 +108,23 @@ def parse_defects(items):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--version", required=True)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--version")
+    parser.add_argument("--out", type=Path)
     parser.add_argument("--wheel-cache", type=Path, default=None)
+    parser.add_argument("--wheels-only", action="store_true",
+                        help="only fill --wheel-cache (the lab's Tempo stand-in installs from it too)")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME=VALUE",
                         help=f"build a deliberately broken release for the demo, tests and benchmarks (repeatable, defects "
                              f"combine): {defect_forms()}")
     args = parser.parse_args(argv)
+    if args.wheels_only:
+        if not args.wheel_cache:
+            parser.error("--wheels-only needs --wheel-cache")
+        download_wheels(HERE / "requirements.txt", args.wheel_cache)
+        print(args.wheel_cache)
+        return
+    if not args.version or not args.out:
+        parser.error("--version and --out are required to build a release")
     if not VERSION_PATTERN.match(args.version):
         parser.error(f"--version {args.version!r} is not a release version like 1.2.3")
     try:

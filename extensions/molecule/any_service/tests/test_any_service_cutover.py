@@ -1,8 +1,10 @@
 """goshop, a service that is not the demo app, cut over like any other under bounded load
 through HAProxy: a healthy release goes live, a faulty one is rolled back, and every run is
 locked, recorded and audited under goshop's own name."""
+import hashlib
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,8 +21,11 @@ INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 LB_URLS = ["http://127.0.0.1:48080"]
 STATE_DIR = "/var/lib/tracegate-bluegreen"
 LOG_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "any-service-runs"
+# Three steps (the default has four): each case needs a small, a half and a full share, and
+# a step less is ~11 s less per cutover.
 TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 12,
-          "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15}
+          "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15,
+          "bluegreen_steps": [5, 50, 100]}
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +34,21 @@ def audit(tmp_path_factory):
     return {"bluegreen_audit_dir": str(directory), "bluegreen_audit_signing_key": str(keypair(directory, "signing"))}
 
 
-def cutover(audit, release):
+@pytest.fixture(scope="module")
+def collector():
+    """The Collector the deploy installs on the new color, as a user names it: a path on the
+    controller and its checksum (converge.yml finds the same build in the machine's cache)."""
+    path = subprocess.run([str(ROOT / "tests" / "lab" / "otelcol" / "build.sh")], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    return {"tracing_agent_collector_artifact": path,
+            "tracing_agent_collector_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+
+
+def cutover(audit, collector, release):
     """One cutover under load; (exit code, progress lines, load totals)."""
+    extra_vars = dict(TIMING, **audit, **collector, bluegreen_release=release)
     with LabLoad(LB_URLS, rate=60) as load:
-        code, lines, _seconds = run_logged_playbook("cutover", INVENTORY, dict(TIMING, **audit, bluegreen_release=release),
-                                                    LOG_DIR, echo=False)
+        code, lines, _seconds = run_logged_playbook("cutover", INVENTORY, extra_vars, LOG_DIR, echo=False)
     return code, lines, load.totals()
 
 
@@ -62,10 +77,10 @@ def lb_state():
     return json.loads(state.content_string)
 
 
-def test_a_healthy_release_of_goshop_goes_live_and_is_audited_under_its_name(audit):
+def test_a_healthy_release_of_goshop_goes_live_and_is_audited_under_its_name(audit, collector):
     live = only_color()
     new = "green" if live == "blue" else "blue"
-    code, lines, totals = cutover(audit, build_goshop_release("1.1.0"))
+    code, lines, totals = cutover(audit, collector, build_goshop_release("1.1.0"))
     assert code == 0, lines
     assert totals["errors"] == 0 and totals["non_2xx"] == 0 and totals["by_color"].get(new, 0) > 0, totals
     assert only_color() == new
@@ -81,9 +96,9 @@ def test_a_healthy_release_of_goshop_goes_live_and_is_audited_under_its_name(aud
     assert "bgdemo" not in log.read_text(encoding="utf-8")
 
 
-def test_a_faulty_release_of_goshop_is_rolled_back(audit):
+def test_a_faulty_release_of_goshop_is_rolled_back(audit, collector):
     live = only_color()
-    code, lines, totals = cutover(audit, build_goshop_release("1.2.0-faulty", ["error_rate=0.3"]))
+    code, lines, totals = cutover(audit, collector, build_goshop_release("1.2.0-faulty", ["error_rate=0.3"]))
     assert code != 0 and any(f"rolled_back: all traffic on {live}" in line for line in lines), lines
     assert only_color() == live
     state = lb_state()
