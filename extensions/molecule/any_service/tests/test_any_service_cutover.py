@@ -53,8 +53,9 @@ def cutover(audit, collector, release):
 
 
 def only_color():
-    [(url, seen)] = served_colors(LB_URLS).items()
-    assert len(seen["by_color"]) == 1 and seen["errors"] == 0, (url, seen)
+    """The one color HAProxy sends new requests to."""
+    seen = served_colors(LB_URLS)[LB_URLS[0]]
+    assert len(seen["by_color"]) == 1 and seen["errors"] == 0, seen
     return next(iter(seen["by_color"]))
 
 
