@@ -15,17 +15,13 @@ ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
 from tour import LabLoad, build_goshop_release, keypair, render_report, run_logged_playbook  # noqa: E402
+from tour import SCENARIO_TIMING as TIMING  # noqa: E402
 from tour import served_colors, verified_records  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 LB_URLS = ["http://127.0.0.1:48080"]
 STATE_DIR = "/var/lib/tracegate-bluegreen"
 LOG_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "any-service-runs"
-# Three steps (the default has four): each case needs a small, a half and a full share, and
-# a step less is ~11 s less per cutover.
-TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 12,
-          "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15,
-          "bluegreen_steps": [5, 50, 100]}
 
 
 @pytest.fixture(scope="module")

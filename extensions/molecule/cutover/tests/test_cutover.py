@@ -26,6 +26,7 @@ import testinfra
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
+from tour import SCENARIO_TIMING as TIMING  # noqa: E402
 from tour import LabLoad, build_release, keypair, render_report, run_logged_playbook, verified_records  # noqa: E402
 from tour import served_colors as tour_served_colors  # noqa: E402
 
@@ -34,11 +35,6 @@ LB_URLS = ["http://127.0.0.1:38080", "http://127.0.0.1:38081"]
 LOCK_FILE = "/var/lib/tracegate-bluegreen/bgdemo.lock"
 STATE_FILE = "/var/lib/tracegate-bluegreen/bgdemo.state.json"
 APP_HOSTS = ["cut-blue-1", "cut-blue-2", "cut-green-1", "cut-green-2"]
-# Three steps (the default has four): each case needs a small, a half and a full share, and
-# a step less is ~11 s less per cutover.
-TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 12,
-          "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15,
-          "bluegreen_steps": [5, 50, 100]}
 
 
 @pytest.fixture(scope="module")
