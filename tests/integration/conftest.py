@@ -12,6 +12,17 @@ import pytest
 import build_artifact
 from trace_servers import free_port, wait_until  # noqa: F401 (tests and harnesses import them from conftest)
 
+
+def http_get(url, headers=None):
+    """(status, headers, body bytes) of one GET, an error status included."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -69,12 +80,7 @@ class RunningApp:
             return False
 
     def get(self, path, headers=None):
-        request = urllib.request.Request(self.url + path, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read()
+        return http_get(self.url + path, headers)
 
     def stop(self):
         self.process.terminate()

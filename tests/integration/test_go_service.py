@@ -7,12 +7,10 @@ import os
 import secrets
 import subprocess
 import tarfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_until
+from conftest import free_port, http_get, wait_until
 from otlp_sink import OtlpSink
 
 BUILD = Path(__file__).resolve().parents[1] / "lab" / "goshop" / "build.sh"
@@ -48,12 +46,8 @@ class RunningService:
             return False
 
     def get(self, path, headers=None):
-        request = urllib.request.Request(self.url + path, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return response.status, dict(response.headers), json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), json.loads(error.read())
+        status, answer_headers, body = http_get(self.url + path, headers)
+        return status, answer_headers, json.loads(body)
 
     def stop(self):
         self.process.terminate()
