@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: drift_fingerprint
+short_description: Read one app host's fingerprint for the drift gate
+version_added: 0.1.0
+description:
+  - Reads, in one task on the host, what M(tracegate.bluegreen.drift_check) compares across
+    the colors - installed packages, the release the service's current link points at, the
+    digests of its configuration files (with the host's name and color made neutral), modes
+    and owners of configuration and key files, listening TCP sockets, selected sysctls, the
+    sandbox settings of the service's systemd units, and the tracing fingerprint the
+    C(tracing_agent) role left.
+  - Reads only; a file that does not exist is reported as absent, one that cannot be read
+    fails the task naming it.
+author: tracegate.bluegreen developers (@tracegate)
+attributes:
+  check_mode:
+    support: full
+    description: Only reads.
+  diff_mode:
+    support: none
+    description: Changes nothing.
+  idempotent:
+    support: full
+    description: Never changes anything.
+options:
+  service:
+    description: The service; its unit C(<service>.service) and its directories C(/etc/<service>) and C(/opt/<service>).
+    type: str
+    required: true
+  color:
+    description: The host's color, made neutral in the values.
+    type: str
+    required: true
+    choices: [blue, green]
+  files:
+    description: Configuration files whose contents are compared. Defaults to every file in C(/etc/<service>).
+    type: list
+    elements: path
+  mode_paths:
+    description: Files and directories whose mode and owner are compared. Defaults to O(files) and C(/etc/<service>) itself.
+    type: list
+    elements: path
+  units:
+    description: Units whose sandbox settings are compared.
+    type: list
+    elements: str
+  sysctls:
+    description: Kernel settings compared, by name.
+    type: list
+    elements: str
+    default: [net.ipv4.ip_forward, net.ipv4.tcp_syncookies, kernel.kptr_restrict, kernel.dmesg_restrict]
+  packages:
+    description: Compare the versions of every installed Debian package.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Read this host's fingerprint
+  tracegate.bluegreen.drift_fingerprint:
+    service: shop
+    color: "{{ bluegreen_color }}"
+  register: bluegreen_fingerprint
+"""
+
+RETURN = r"""
+fingerprint:
+  description: Sections C(packages), C(artifact), C(files), C(modes), C(ports), C(sysctls), C(units), C(tracing), each a mapping.
+  type: dict
+  returned: success
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import fingerprint
+
+TRACING_FACT = "/etc/ansible/facts.d/tracing_agent.fact"
+
+
+def _run(module, argv):
+    code, out, err = module.run_command(argv)
+    if code != 0:
+        raise fingerprint.FingerprintError(f"{' '.join(argv[:2])} failed ({code}): {err.strip()[:200]}")
+    return out
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "service": {"type": "str", "required": True},
+            "color": {"type": "str", "required": True, "choices": ["blue", "green"]},
+            "files": {"type": "list", "elements": "path"},
+            "mode_paths": {"type": "list", "elements": "path"},
+            "units": {"type": "list", "elements": "str"},
+            "sysctls": {"type": "list", "elements": "str",
+                        "default": ["net.ipv4.ip_forward", "net.ipv4.tcp_syncookies", "kernel.kptr_restrict",
+                                    "kernel.dmesg_restrict"]},
+            "packages": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    host = os.uname().nodename
+    service, color = p["service"], p["color"]
+    config_dir = f"/etc/{service}"
+    try:
+        files = p["files"]
+        if files is None:
+            files = sorted(os.path.join(config_dir, name) for name in os.listdir(config_dir)) if os.path.isdir(config_dir) else []
+        mode_paths = p["mode_paths"] if p["mode_paths"] is not None else [config_dir] + files
+        units = p["units"] if p["units"] is not None else [f"{service}.service"]
+        found = {
+            "files": {path: fingerprint.file_digest(path, host, color) for path in files},
+            "modes": {path: fingerprint.mode_of(path) for path in mode_paths},
+            "sysctls": {name: fingerprint.read_sysctl(name) for name in p["sysctls"]},
+            "artifact": {"current": os.path.basename(os.path.realpath(f"/opt/{service}/current"))},
+            "ports": {},
+            "units": {},
+            "tracing": {},
+        }
+        for path, ipv6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+            if os.path.exists(path):
+                with open(path, encoding="ascii") as handle:
+                    found["ports"].update(dict.fromkeys(fingerprint.parse_proc_net_tcp(handle.read(), ipv6), "listening"))
+        for unit in units:
+            argv = ["systemctl", "show", unit] + [arg for name in fingerprint.UNIT_SETTINGS for arg in ("-p", name)]
+            settings = fingerprint.parse_systemctl_show(_run(module, argv))
+            found["units"].update({f"{unit}/{name}": value for name, value in settings.items()})
+        if os.path.exists(TRACING_FACT):
+            with open(TRACING_FACT, encoding="utf-8") as handle:
+                fact = json.load(handle)
+            found["tracing"] = {"fingerprint": fact.get("fingerprint") if isinstance(fact, dict) else None}
+        if p["packages"]:
+            found["packages"] = fingerprint.parse_dpkg(
+                _run(module, ["dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n"]))
+    except fingerprint.FingerprintError as exc:
+        module.fail_json(msg=str(exc))
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg=f"fingerprint of {service} on {host}: {exc}")
+    module.exit_json(changed=False, fingerprint=found, host=host)
+
+
+if __name__ == "__main__":
+    main()
