@@ -1,0 +1,34 @@
+"""drift_fingerprint read on this machine (real dpkg, /proc, files) and drift_check judging
+fingerprints, both run through ansible as a playbook runs them."""
+from lb_harness import run_module
+
+
+def test_a_fingerprint_of_this_machine_and_two_colors_built_from_it(tmp_path):
+    config = tmp_path / "etc-shop"
+    config.mkdir()
+    (config / "app.env").write_text("BLUEGREEN_COLOR=blue\nMODE=fast\n")
+    args = {"service": "shop", "color": "blue", "files": [str(config / "app.env")], "units": []}
+    result = run_module("drift_fingerprint", args)
+    assert result.get("failed") is not True and result["changed"] is False, result
+    found = result["fingerprint"]
+    assert "dpkg" in found["packages"] and found["files"][str(config / "app.env")]
+    assert found["modes"][str(config / "app.env")].split()[0] in ("0644", "0664", "0640")
+    assert set(found["sysctls"]) >= {"net.ipv4.ip_forward"}
+
+    # green: the same machine, its file differing only by the color, then by a setting too.
+    (config / "app.env").write_text("BLUEGREEN_COLOR=green\nMODE=fast\n")
+    green = run_module("drift_fingerprint", dict(args, color="green"))["fingerprint"]
+    hosts = {"blue-1": {"color": "blue", "fingerprint": found}, "green-1": {"color": "green", "fingerprint": green}}
+    judged = run_module("drift_check", {"fingerprints": hosts, "fail_on": ["security", "config"]})
+    assert judged["verdict"] == "pass", judged["reasons"]
+    (config / "app.env").write_text("BLUEGREEN_COLOR=green\nMODE=debug\n")
+    green = run_module("drift_fingerprint", dict(args, color="green"))["fingerprint"]
+    hosts["green-1"]["fingerprint"] = green
+    judged = run_module("drift_check", {"fingerprints": hosts, "fail_on": ["security", "config"]})
+    assert judged["verdict"] == "fail" and f"files/{config / 'app.env'}" in judged["reasons"][0], judged
+
+
+def test_drift_check_names_a_bad_fingerprint():
+    result = run_module("drift_check", {"fingerprints": {"b": {"color": "blue", "fingerprint": {}},
+                                                          "g": {"color": "teal", "fingerprint": {}}}})
+    assert result["failed"] is True and "fingerprints.g.color" in result["msg"], result
