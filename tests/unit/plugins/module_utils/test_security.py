@@ -1,0 +1,57 @@
+import pytest
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import security
+
+POLICY = {"required_headers": {"X-Content-Type-Options": "nosniff", "Cache-Control": ".*no-store.*"},
+          "forbidden_paths": ["/admin", "/debug/pprof"],
+          "allowed_ports": ["tcp/0.0.0.0:8080", "tcp/127.0.0.1:*"],
+          "secret_files": ["/etc/shop/*.env", "/etc/shop/*.key"]}
+CLEAN = {
+    "responses": {"http://lb-1/api/quote": {"status": 200, "headers": {"x-content-type-options": "nosniff",
+                                                                      "Cache-Control": "private, no-store"}}},
+    "public_paths": {"http://lb-1/admin": 404, "http://lb-1/debug/pprof": 403},
+    "hosts": {"green-1": {"ports": ["tcp/0.0.0.0:8080", "tcp/127.0.0.1:4318"],
+                          "modes": {"/etc/shop/app.env": "0640 root:shop", "/etc/shop/motd": "0644 root:root"}}},
+    "vulnerabilities": [],
+}
+
+
+def observed(**changes):
+    return {**CLEAN, **changes}
+
+
+def test_a_clean_idle_color_passes_every_check():
+    judged = security.judge(POLICY, CLEAN)
+    assert judged["verdict"] == "pass"
+    assert [c["check"] for c in judged["checks"]] == ["required_headers", "forbidden_paths", "listening_ports",
+                                                      "secret_files", "vulnerabilities"]
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"responses": {"http://lb-1/api/quote": {"status": 200, "headers": {"Cache-Control": "no-store"}}}},
+     "http://lb-1/api/quote: header X-Content-Type-Options missing"),
+    ({"responses": {"http://lb-1/api/quote": {"status": 200, "headers": {"X-Content-Type-Options": "nosniff",
+                                                                        "Cache-Control": "max-age=60"}}}},
+     "header Cache-Control: 'max-age=60' does not match"),
+    ({"public_paths": {"http://lb-1/admin": 200}}, "http://lb-1/admin: answered 200 through the public route"),
+    ({"hosts": {"green-2": {"ports": ["tcp/0.0.0.0:5005"]}}}, "green-2: tcp/0.0.0.0:5005 listens, not in allowed_ports"),
+    ({"hosts": {"green-2": {"modes": {"/etc/shop/jwt.key": "0644 root:shop"}}}},
+     "green-2: /etc/shop/jwt.key is 0644 root:shop: others may read or write it"),
+    ({"hosts": {"green-2": {"modes": {"/etc/shop/app.env": "0660 root:shop"}}}}, "its group may write it"),
+    ({"vulnerabilities": [{"package": "requests", "version": "2.31.0", "id": "GHSA-9wx4-h78v-vm56",
+                           "aliases": ["CVE-2024-35195"], "fixed": ["2.32.0"]}]},
+     "requests 2.31.0: GHSA-9wx4-h78v-vm56 (CVE-2024-35195), fixed in 2.32.0"),
+])
+def test_each_failure_is_named(changes, named):
+    judged = security.judge(POLICY, observed(**changes))
+    assert judged["verdict"] == "fail" and any(named in reason for reason in judged["reasons"]), judged["reasons"]
+
+
+@pytest.mark.parametrize("policy, named", [
+    ("strict", "policy: not a mapping"),
+    ({"required_headers": ["X-Frame-Options"]}, "policy.required_headers: a mapping"),
+    ({"required_headers": {"X-Frame-Options": "("}}, "policy.required_headers.X-Frame-Options"),
+    ({"allowed_ports": "tcp/*"}, "policy.allowed_ports: a list of strings"),
+])
+def test_a_bad_policy_is_named(policy, named):
+    with pytest.raises(security.PolicyError, match=named):
+        security.judge(policy, CLEAN)
