@@ -80,7 +80,8 @@ def classify(key, security_keys=()):
 
 
 def compare(hosts, allow=(), security_keys=(), fail_on=("security",)):
-    """hosts: {host: {"color": "blue"|"green", "fingerprint": {section: {key: value}}}}.
+    """hosts: {host: {"color": "blue"|"green", "fingerprint": {section: {key: value}}}}; a
+    host whose fingerprint is None (with `error`, why) fails the comparison unread.
     Returns {"verdict": "pass"|"fail", "differences": [...], "reasons": [...]}; each
     difference names its key, class, scope ("colors" or "within <color>") and every host's
     value (None: the host does not have it)."""
@@ -88,13 +89,21 @@ def compare(hosts, allow=(), security_keys=(), fail_on=("security",)):
         raise DriftError("fingerprints: no host to compare")
     by_color = {color: [] for color in COLORS}
     flat = {}
+    unread = []
     for host, entry in sorted(hosts.items()):
         color = (entry or {}).get("color") if isinstance(entry, dict) else None
         if color not in COLORS:
             raise DriftError(f"fingerprints.{host}.color: {color!r} is neither blue nor green")
+        if entry.get("fingerprint") is None:
+            unread.append(f"{host} ({color}): no fingerprint: {entry.get('error') or 'the host did not answer'}")
+            continue
         by_color[color].append(host)
         flat[host] = {key: _neutral(value, host, color)
                       for key, value in _flatten(host, entry.get("fingerprint") or {}).items()}
+    if unread:
+        # Drift that cannot be read is not absent: the gate fails closed.
+        return {"verdict": "fail", "differences": [], "reasons": unread,
+                "hosts": {color: by_color[color] for color in COLORS}, "keys_compared": 0}
     for color in COLORS:
         if not by_color[color]:
             raise DriftError(f"fingerprints: no {color} host")

@@ -48,7 +48,8 @@ def gate_evidence(result, gate, step=None):
     }
     if step is not None:
         evidence["step"] = int(step)
-    for key in ("checks", "colors", "window", "thresholds", "queries", "missing", "wrong"):
+    for key in ("checks", "colors", "window", "thresholds", "queries", "missing", "wrong", "differences", "hosts",
+                "keys_compared"):
         if result.get(key) is not None:
             evidence[key] = result[key]
     if result.get("looks") is not None:

@@ -283,6 +283,29 @@ def test_untraced_release_is_stopped_before_any_user_traffic(audit):
     assert verify_log(audit, audit_logs(audit)[-1])[-1]["outcome"] == "stopped_before_traffic"
 
 
+def test_a_security_setting_changed_on_one_idle_host_stops_the_cutover_before_traffic(audit, settled_lab):
+    live = settled_lab
+    weakened = testinfra.get_host(f"podman://cut-{other(live)}-2")
+    drop_in = "/etc/systemd/system/bgdemo.service.d/90-drift.conf"
+    weakened.check_output(f"mkdir -p {os.path.dirname(drop_in)} && printf '[Service]\\nNoNewPrivileges=no\\n' > {drop_in}"
+                          " && systemctl daemon-reload")
+    try:
+        with LabLoad(LB_URLS, rate=60) as load:
+            code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, build_release("1.3.1")),
+                                                 echo=False)
+        assert code != 0, lines
+        (line,) = [line for line in lines if "drift_check |" in line and "| fail" in line]
+        assert f"within {other(live)}: units/bgdemo.service/NoNewPrivileges" in line, line
+        assert f"cut-{other(live)}-2='no'" in line and f"cut-{other(live)}-1='yes'" in line, line
+        assert load.totals()["by_color"].get(other(live), 0) == 0 and load.totals()["errors"] == 0, load.totals()
+        records = verify_log(audit, audit_logs(audit)[-1])
+        (gate,) = [r for r in records if r["type"] == "gate_result" and r.get("gate") == "drift_check"]
+        assert gate["verdict"] == "fail" and gate["differences"][0]["key"] == "units/bgdemo.service/NoNewPrivileges"
+        assert records[-1]["outcome"] == "stopped_before_traffic"
+    finally:
+        weakened.check_output(f"rm -f {drop_in} && systemctl daemon-reload")
+
+
 def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
     release = build_release("1.4.0")
     live = settled_lab
