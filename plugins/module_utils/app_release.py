@@ -111,6 +111,24 @@ def version_in(artifact):
     raise ReleaseError("the artifact has no VERSION file in its top directory")
 
 
+def python_packages_in(artifact):
+    """(wheel file names, requirements.txt text) of a release, read without unpacking it:
+    what the security gate matches against advisories."""
+    wheels, requirements = [], ""
+    try:
+        with tarfile.open(artifact, "r:gz") as archive:
+            for member, relative in members_of(archive):
+                if not member.isfile():
+                    continue
+                if relative.endswith(".whl"):
+                    wheels.append(os.path.basename(relative))
+                elif relative == "requirements.txt":
+                    requirements = archive.extractfile(member).read().decode("utf-8", errors="replace")
+    except ARCHIVE_ERRORS + (OSError,) as exc:
+        raise ReleaseError(f"the artifact {artifact} is not a readable .tar.gz: {exc}") from None
+    return sorted(wheels), requirements
+
+
 def unpack(artifact, release_dir):
     """Unpacks below the artifact's top directory into `release_dir` (which must not exist),
     marked as made here before anything else is written into it."""

@@ -165,3 +165,13 @@ def test_a_release_without_a_virtualenv_is_complete_by_its_own_stamp(tmp_path):
     assert not app_release.is_complete(release, virtualenv=False)
     app_release.finish_unpacked(release)
     assert app_release.is_complete(release, virtualenv=False) and not app_release.is_complete(release)
+
+
+def test_a_releases_wheels_and_pins_are_read_without_unpacking(tmp_path):
+    path = artifact(tmp_path, dict(GOOD, **{"svc-1.0.0/wheels/requests-2.31.0-py3-none-any.whl": b"PK",
+                                            "svc-1.0.0/requirements.txt": b"requests==2.31.0\n"}))
+    assert app_release.python_packages_in(path) == (["requests-2.31.0-py3-none-any.whl"], "requests==2.31.0\n")
+    assert not os.path.exists(tmp_path / "svc-1.0.0")
+    (tmp_path / "broken.tar.gz").write_bytes(b"not gzip")
+    with pytest.raises(app_release.ReleaseError, match="not a readable .tar.gz"):
+        app_release.python_packages_in(str(tmp_path / "broken.tar.gz"))

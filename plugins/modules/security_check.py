@@ -1,0 +1,235 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) tracegate.bluegreen contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: security_check
+short_description: The security gate on the idle color before any user traffic
+version_added: 0.1.0
+description:
+  - Asks each load balancer, over HTTP, for the service's probe path on the idle color
+    (the preview route, O(routing_headers)) and checks the required response headers; asks
+    every forbidden admin or debug path on the public route and on the preview route (what
+    the idle color will answer once it is public) and requires a refusal (400 or above);
+    runs the user's checks of URLs on the idle color.
+  - Checks the idle hosts' listening sockets against an allow-list and the modes of secret
+    files (from the hosts' fingerprints, see M(tracegate.bluegreen.drift_fingerprint)).
+  - Matches the release's Python packages (its wheels and C(requirements.txt) pins, read
+    from the artifact without unpacking it) against vulnerability advisories in the OSV
+    format, a file or a directory of JSON files that the user keeps.
+  - Anything that cannot be asked fails its check; the gate fails closed. The verdict is
+    returned, not raised: the playbook decides.
+author: tracegate.bluegreen developers (@tracegate)
+attributes:
+  check_mode:
+    support: full
+    description: Only reads and asks.
+  diff_mode:
+    support: none
+    description: Changes nothing.
+  idempotent:
+    support: full
+    description: Never changes anything.
+options:
+  lb_urls:
+    description: The public URL of each load balancer.
+    type: list
+    elements: str
+    required: true
+  routing_headers:
+    description: Headers that send a request to the idle color (the preview route).
+    type: dict
+    default: {}
+  probe_path:
+    description: A route of the service whose answer must carry the required headers.
+    type: str
+    required: true
+  policy:
+    description: What the idle color must satisfy; a check whose setting is empty is not run.
+    type: dict
+    default: {}
+    suboptions:
+      required_headers:
+        description: Header name to a regular expression its whole value must match.
+        type: dict
+        default: {}
+      forbidden_paths:
+        description: Admin and debug paths that every load balancer must refuse, publicly and on the idle color.
+        type: list
+        elements: str
+        default: []
+      allowed_ports:
+        description: Listening sockets allowed on the idle hosts, fnmatch patterns like C(tcp/0.0.0.0:8080) or C(tcp/127.0.0.1:*).
+        type: list
+        elements: str
+        default: []
+      secret_files:
+        description: Files (fnmatch patterns) that neither others may read nor the group may write.
+        type: list
+        elements: str
+        default: []
+  url_checks:
+    description: The user's checks, asked on the idle color through each load balancer.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: URL path, starting with C(/).
+        type: str
+        required: true
+      status:
+        description: The expected status.
+        type: int
+        default: 200
+      contains:
+        description: A regular expression the answer's body must contain.
+        type: str
+  hosts:
+    description: Per idle host, its fingerprint (sections C(ports) and C(modes) are read).
+    type: dict
+    default: {}
+  release_artifact:
+    description: The release's C(.tar.gz) on the controller, for O(advisories).
+    type: path
+  advisories:
+    description: OSV advisories, a JSON file or a directory of them; the release's packages are matched against them.
+    type: path
+  request_timeout:
+    description: Seconds to wait for each answer.
+    type: float
+    default: 5.0
+  validate_certs:
+    description: Verify the load balancers' TLS certificates.
+    type: bool
+    default: true
+seealso:
+  - module: tracegate.bluegreen.drift_check
+"""
+
+EXAMPLES = r"""
+- name: Check the idle color's security before any user traffic
+  tracegate.bluegreen.security_check:
+    lb_urls: [https://shop.example.com]
+    routing_headers: {X-Bluegreen-Preview: green}
+    probe_path: /api/quote
+    policy:
+      required_headers: {X-Content-Type-Options: nosniff}
+      forbidden_paths: [/admin, /debug/pprof]
+      allowed_ports: ["tcp/0.0.0.0:8080", "tcp/127.0.0.1:*"]
+      secret_files: ["/etc/shop/*.env"]
+    url_checks:
+      - {path: /healthz, contains: ok}
+    hosts: "{{ dict(groups['bluegreen_green'] | zip(groups['bluegreen_green'] | map('extract', hostvars, ['bluegreen_fingerprint', 'fingerprint']))) }}"
+    release_artifact: /srv/releases/shop-2.4.1.tar.gz
+    advisories: /srv/advisories
+  delegate_to: localhost
+  register: security
+"""
+
+RETURN = r"""
+verdict:
+  description: C(pass) or C(fail).
+  type: str
+  returned: success
+reasons:
+  description: One line per failure (URL, host, file or advisory named), or one per passed check.
+  type: list
+  elements: str
+  returned: success
+checks:
+  description: Each check with its outcome and reason.
+  type: list
+  elements: dict
+  returned: success
+observed:
+  description: What was asked and answered (statuses and headers), the checked sockets and modes, and the advisories found.
+  type: dict
+  returned: success
+"""
+
+from http.client import HTTPException
+from urllib.error import HTTPError
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
+
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import app_release, osv, security
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import unfit_url
+
+# The body of an answer read for a check: enough for a health page, never a download.
+MAX_BODY = 65536
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "lb_urls": {"type": "list", "elements": "str", "required": True},
+            "routing_headers": {"type": "dict", "default": {}},
+            "probe_path": {"type": "str", "required": True},
+            "policy": {"type": "dict", "default": {}, "options": {
+                "required_headers": {"type": "dict", "default": {}},
+                "forbidden_paths": {"type": "list", "elements": "str", "default": []},
+                "allowed_ports": {"type": "list", "elements": "str", "default": []},
+                "secret_files": {"type": "list", "elements": "str", "default": []},
+            }},
+            "url_checks": {"type": "list", "elements": "dict", "default": [], "options": {
+                "path": {"type": "str", "required": True},
+                "status": {"type": "int", "default": 200},
+                "contains": {"type": "str"},
+            }},
+            "hosts": {"type": "dict", "default": {}},
+            "release_artifact": {"type": "path"},
+            "advisories": {"type": "path"},
+            "request_timeout": {"type": "float", "default": 5.0},
+            "validate_certs": {"type": "bool", "default": True},
+        },
+        required_by={"advisories": "release_artifact"},
+        supports_check_mode=True,
+    )
+    p = module.params
+    policy = p["policy"] or {}
+    if unfit_url(p["lb_urls"]):
+        module.fail_json(msg="lb_" + unfit_url(p["lb_urls"]))
+    paths = [("probe_path", p["probe_path"])] + [(f"policy.forbidden_paths[{index}]", path)
+                                                 for index, path in enumerate(policy.get("forbidden_paths") or [])]
+    for field, path in paths:
+        if not path.startswith("/"):
+            module.fail_json(msg=f"{field}: a URL path starting with /, got {path!r}")
+
+    def get(url, headers):
+        try:
+            response = open_url(url, headers=headers, timeout=p["request_timeout"], validate_certs=p["validate_certs"],
+                                follow_redirects="none")
+        except HTTPError as exc:
+            return exc.code, dict(exc.headers.items()), (exc.read(MAX_BODY) or b"").decode("utf-8", errors="replace")
+        except (UrlConnectionError, HTTPException) as exc:
+            raise OSError(str(exc)) from exc
+        return response.status, dict(response.headers.items()), response.read(MAX_BODY).decode("utf-8", errors="replace")
+
+    try:
+        checks = security.url_checks_of(p["url_checks"])
+        observed = security.observe(get, p["lb_urls"], p["routing_headers"], p["probe_path"],
+                                    policy.get("forbidden_paths") or [], checks)
+        observed["hosts"] = {}
+        for host, found in sorted(p["hosts"].items()):
+            if not isinstance(found, dict):
+                module.fail_json(msg=f"hosts.{host}: not a fingerprint (a mapping of sections); was it read?")
+            observed["hosts"][host] = {"ports": sorted(found.get("ports") or {}), "modes": found.get("modes") or {}}
+        if p["advisories"]:
+            wheels, requirements = app_release.python_packages_in(p["release_artifact"])
+            packages = osv.packages_of_release(wheels, requirements)
+            observed["packages"] = len(packages)
+            observed["vulnerabilities"] = osv.findings(packages, osv.load(p["advisories"]))
+        judged = security.judge(policy, observed)
+    except (security.PolicyError, osv.OsvError, app_release.ReleaseError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, observed=observed, **judged)
+
+
+if __name__ == "__main__":
+    main()
