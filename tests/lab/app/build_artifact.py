@@ -21,6 +21,10 @@ writes beside VERSION is read by bgdemo/settings.py, whose docstring says what e
 
 An unknown name or a bad value is refused here, before anything is built.
 
+`--pin NAME==VERSION` (repeatable) builds a release whose requirements pin another version of
+one of its packages, with that version's wheel: what a release that brings back a vulnerable
+library is like (the lab's advisories name requests 2.31.0).
+
 Prints one JSON line: {"version", "path", "sha256", "built"}.
 """
 import argparse
@@ -76,8 +80,22 @@ def _add(tar, name, data, mode=0o644):
     tar.addfile(info, io.BytesIO(data))
 
 
-def artifact_bytes(version, wheels, defects=None):
-    members = {"VERSION": (version + "\n").encode(), "requirements.txt": (HERE / "requirements.txt").read_bytes()}
+def pinned_requirements(pins):
+    """requirements.txt with each of `pins` ("name==version") in place of its line; refuses a
+    package the release does not have."""
+    lines = (HERE / "requirements.txt").read_text().splitlines()
+    names = {line.split("==")[0].lower(): index for index, line in enumerate(lines) if "==" in line}
+    for pin in pins:
+        name, separator, pinned = pin.partition("==")
+        if not separator or not pinned or name.lower() not in names:
+            raise ValueError(f"--pin {pin!r}: expected NAME==VERSION for one of {', '.join(sorted(names))}")
+        lines[names[name.lower()]] = f"{name}=={pinned}"
+    return "\n".join(lines) + "\n"
+
+
+def artifact_bytes(version, wheels, defects=None, requirements=None):
+    members = {"VERSION": (version + "\n").encode(),
+               "requirements.txt": requirements.encode() if requirements else (HERE / "requirements.txt").read_bytes()}
     if defects:
         members["DEFECTS"] = (json.dumps(defects, sort_keys=True) + "\n").encode()
     for source in sorted((HERE / "bgdemo").glob("*.py")):
@@ -113,6 +131,8 @@ def main(argv=None):
     parser.add_argument("--wheel-cache", type=Path, default=None)
     parser.add_argument("--wheels-only", action="store_true",
                         help="only fill --wheel-cache (the lab's Tempo stand-in installs from it too)")
+    parser.add_argument("--pin", action="append", default=[], metavar="NAME==VERSION",
+                        help="pin another version of one of the release's packages (repeatable)")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME=VALUE",
                         help=f"build a deliberately broken release for the demo, tests and benchmarks (repeatable, defects "
                              f"combine): {defect_forms()}")
@@ -132,8 +152,21 @@ def main(argv=None):
     except ValueError as exc:
         parser.error(str(exc))
     wheels = args.wheel_cache or args.out / "wheels"
-    download_wheels(HERE / "requirements.txt", wheels)
-    data = artifact_bytes(args.version, wheels, defects)
+    requirements = None
+    if args.pin:
+        try:
+            requirements = pinned_requirements(args.pin)
+        except ValueError as exc:
+            parser.error(str(exc))
+        # The pinned set has a wheel cache of its own, so that the usual one stays whole.
+        pinned = wheels.parent / f"{wheels.name}-{hashlib.sha256(requirements.encode()).hexdigest()[:12]}"
+        pinned.mkdir(parents=True, exist_ok=True)
+        (pinned / "requirements.txt").write_text(requirements)
+        download_wheels(pinned / "requirements.txt", pinned)
+        wheels = pinned
+    else:
+        download_wheels(HERE / "requirements.txt", wheels)
+    data = artifact_bytes(args.version, wheels, defects, requirements)
     digest = hashlib.sha256(data).hexdigest()
     path = args.out / f"bgdemo-{args.version}.tar.gz"
     built = not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest

@@ -53,8 +53,13 @@ def run_playbook(playbook, inventory, extra_vars, **kwargs):
     return run_logged_playbook(playbook, inventory, extra_vars, LOG_DIR, **kwargs)
 
 
+# Every run's security gate matches the release's packages against the lab's advisories.
+SECURITY = {"bluegreen_security_advisories": str(ROOT / "tests" / "lab" / "advisories"),
+            "bluegreen_security_policy": {"forbidden_paths": ["/admin", "/debug/vars"]}}
+
+
 def cutover_vars(audit, release, **extra):
-    return dict(TIMING, **audit, bluegreen_release=release, **extra)
+    return dict(TIMING, **audit, **SECURITY, bluegreen_release=release, **extra)
 
 
 def cutover_in_background(audit, release, load, new_color, own_session=False, **extra):
@@ -304,6 +309,20 @@ def test_a_security_setting_changed_on_one_idle_host_stops_the_cutover_before_tr
         assert records[-1]["outcome"] == "stopped_before_traffic"
     finally:
         weakened.check_output(f"rm -f {drop_in} && systemctl daemon-reload")
+
+
+def test_a_release_pinning_a_vulnerable_package_is_stopped_before_traffic_naming_the_advisory(audit, settled_lab):
+    live = settled_lab
+    release = build_release("1.3.2-vulnerable", pins=["requests==2.31.0"])
+    with LabLoad(LB_URLS, rate=60) as load:
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
+    assert code != 0, lines
+    (line,) = [line for line in lines if "security_check |" in line and "| fail" in line]
+    assert "requests 2.31.0: GHSA-9wx4-h78v-vm56 (CVE-2024-35195), fixed in 2.32.0" in line, line
+    assert load.totals()["by_color"].get(other(live), 0) == 0 and load.totals()["errors"] == 0, load.totals()
+    records = verify_log(audit, audit_logs(audit)[-1])
+    (gate,) = [r for r in records if r["type"] == "gate_result" and r.get("gate") == "security_check"]
+    assert gate["verdict"] == "fail" and records[-1]["outcome"] == "stopped_before_traffic"
 
 
 def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
