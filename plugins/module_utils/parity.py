@@ -17,6 +17,8 @@ inconclusive, never a pass. The evidence names every host with its own numbers."
 from __future__ import annotations
 
 import statistics
+import time
+from urllib.parse import urlsplit
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysis
 
@@ -108,3 +110,58 @@ def _judge(dependency, old, new, old_color, new_color, t):
                                 f"{old_median:.1f} ms (Mann-Whitney p={p:.3g}, alpha {t['alpha']})")
     return "pass", (f"{dependency}: {new_color} {new_failures}/{len(new)} failed, {old_color} "
                     f"{old_failures}/{len(old)}; no regression beyond the margins")
+
+
+def dependencies_of(items):
+    """The declared dependencies ([{name, url} or {name, tcp: "host:port"}]) checked, the
+    bad field named; returns them as [{name, url} | {name, host, port}]."""
+    if not isinstance(items, list) or not items:
+        raise ParityError("dependencies: a non-empty list of {name, url} or {name, tcp}")
+    checked, names = [], set()
+    for index, item in enumerate(items):
+        field = f"dependencies[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            raise ParityError(f"{field}.name: every dependency needs a name")
+        if item["name"] in names:
+            raise ParityError(f"{field}.name: {item['name']!r} is declared twice")
+        names.add(item["name"])
+        unknown = sorted(set(item) - {"name", "url", "tcp"})
+        if unknown or ("url" in item) == ("tcp" in item):
+            raise ParityError(f"{field}: exactly one of url and tcp besides name" + (f" (unknown: {unknown[0]})" if unknown else ""))
+        if "url" in item:
+            parts = urlsplit(str(item["url"]))
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ParityError(f"{field}.url: {item['url']!r} is not an http:// or https:// URL naming a host")
+            checked.append({"name": item["name"], "url": item["url"]})
+            continue
+        host, _colon, port = str(item["tcp"]).rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ParityError(f"{field}.tcp: {item['tcp']!r} is not host:port")
+        checked.append({"name": item["name"], "host": host.strip("[]"), "port": int(port)})
+    return checked
+
+
+def probe(dependencies, count, interval, get_status, connect, clock=time.monotonic, sleep=time.sleep):
+    """{name: [{"ok", "ms", "error"?}]}: `count` rounds, every dependency once a round, a
+    round every `interval` seconds. `get_status(url)` returns an HTTP status (below 400 is
+    an answer) or raises OSError; `connect(host, port)` opens and closes a TCP connection or
+    raises OSError."""
+    probes = {dependency["name"]: [] for dependency in dependencies}
+    for round_index in range(count):
+        started = clock()
+        for dependency in dependencies:
+            begun = clock()
+            try:
+                if "url" in dependency:
+                    status = get_status(dependency["url"])
+                    result = {"ok": True} if status < 400 else {"ok": False, "error": f"answered {status}"}
+                else:
+                    connect(dependency["host"], dependency["port"])
+                    result = {"ok": True}
+            except OSError as exc:
+                result = {"ok": False, "error": str(exc) or type(exc).__name__}
+            result["ms"] = round((clock() - begun) * 1000.0, 3)
+            probes[dependency["name"]].append(result)
+        if round_index < count - 1:
+            sleep(max(0.0, interval - (clock() - started)))
+    return probes

@@ -325,6 +325,35 @@ def test_a_release_pinning_a_vulnerable_package_is_stopped_before_traffic_naming
     assert gate["verdict"] == "fail" and records[-1]["outcome"] == "stopped_before_traffic"
 
 
+def in_network_namespace(container, *argv):
+    """Runs `argv` (from this host) in the container's network namespace: a firewall rule the
+    container itself has no capability to set."""
+    pid = subprocess.run(["podman", "inspect", "-f", "{{.State.Pid}}", container], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    subprocess.run(["nsenter", "-t", pid, "-n", *argv], check=True, capture_output=True, text=True)
+
+
+def test_a_partner_api_that_refuses_the_new_color_stops_the_cutover_before_traffic(audit, settled_lab):
+    live = settled_lab
+    blocked = f"cut-{other(live)}-1"
+    in_network_namespace(blocked, "nft", "add table inet bgparity { chain out { type filter hook output priority 0; "
+                                         "tcp dport 9000 reject with tcp reset; }; }")
+    try:
+        with LabLoad(LB_URLS, rate=60) as load:
+            code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, build_release("1.3.3")),
+                                                 echo=False)
+        assert code != 0, lines
+        (line,) = [line for line in lines if "dependency_parity |" in line and "| fail" in line]
+        assert f"partner-api: {other(live)} failed 20 of 40 probes, {live} 0 of 40" in line, line
+        assert load.totals()["by_color"].get(other(live), 0) == 0 and load.totals()["errors"] == 0, load.totals()
+        records = verify_log(audit, audit_logs(audit)[-1])
+        (gate,) = [r for r in records if r["type"] == "gate_result" and r.get("gate") == "dependency_parity"]
+        assert gate["dependencies"]["partner-api"]["hosts"][blocked]["failures"] == 20
+        assert records[-1]["outcome"] == "stopped_before_traffic"
+    finally:
+        in_network_namespace(blocked, "nft", "delete", "table", "inet", "bgparity")
+
+
 def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
     release = build_release("1.4.0")
     live = settled_lab

@@ -63,3 +63,52 @@ def test_too_few_probes_are_inconclusive_never_a_pass():
 def test_bad_input_is_named(bad, named):
     with pytest.raises(parity.ParityError, match=named):
         parity.compare(bad, "blue")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_probe_asks_every_dependency_each_round_and_keeps_what_failed():
+    clock = Clock()
+    asked = []
+
+    def get_status(url):
+        asked.append(url)
+        clock.now += 0.004
+        return 503 if url.endswith("/down") else 200
+
+    def connect(host, port):
+        asked.append((host, port))
+        raise ConnectionRefusedError("connection refused")
+
+    deps = parity.dependencies_of([{"name": "partner", "url": "http://partner:9000/health"},
+                                   {"name": "down", "url": "http://partner:9000/down"},
+                                   {"name": "db", "tcp": "db.lab:5432"}])
+    probes = parity.probe(deps, 3, 0.5, get_status, connect, clock=clock.time, sleep=clock.sleep)
+    assert probes["partner"] == [{"ok": True, "ms": 4.0}] * 3
+    assert probes["down"][0] == {"ok": False, "error": "answered 503", "ms": 4.0}
+    assert probes["db"][0] == {"ok": False, "error": "connection refused", "ms": 0.0}
+    assert asked[:3] == ["http://partner:9000/health", "http://partner:9000/down", ("db.lab", 5432)]
+    assert clock.now == pytest.approx(1.008)  # rounds begin every 0.5 s; the last one takes 8 ms
+
+
+@pytest.mark.parametrize("items, named", [
+    ([], "dependencies: a non-empty list"),
+    ([{"url": "http://x"}], r"dependencies\[0\].name"),
+    ([{"name": "a", "url": "http://x"}, {"name": "a", "tcp": "x:1"}], r"dependencies\[1\].name: 'a' is declared twice"),
+    ([{"name": "a", "url": "http://x", "tcp": "x:1"}], r"dependencies\[0\]: exactly one of url and tcp"),
+    ([{"name": "a", "url": "ftp://x"}], r"dependencies\[0\].url"),
+    ([{"name": "a", "tcp": "x:99999"}], r"dependencies\[0\].tcp"),
+    ([{"name": "a", "tcp": "x:1", "timeout": 3}], "unknown: timeout"),
+])
+def test_a_bad_dependency_is_named(items, named):
+    with pytest.raises(parity.ParityError, match=named):
+        parity.dependencies_of(items)
