@@ -49,7 +49,7 @@ def gate_evidence(result, gate, step=None):
     if step is not None:
         evidence["step"] = int(step)
     for key in ("checks", "colors", "window", "thresholds", "queries", "missing", "wrong", "differences", "hosts",
-                "keys_compared", "dependencies"):
+                "keys_compared", "dependencies", "load"):
         if result.get(key) is not None:
             evidence[key] = result[key]
     if result.get("looks") is not None:

@@ -198,10 +198,10 @@ def live_color(urls):
 # small, a half and a full share, and a step less is ~11 s less per cutover.
 SCENARIO_TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 12,
                    "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15,
-                   "bluegreen_steps": [5, 50, 100]}
+                   "bluegreen_steps": [5, 50, 100], "bluegreen_load_test_seconds": 6}
 
 TIMING = {"bluegreen_bake_seconds": 10, "bluegreen_analysis_interval": 5, "bluegreen_hold_seconds": 20,
-          "bluegreen_watch_seconds": 15, "bluegreen_analysis_window": 30}
+          "bluegreen_watch_seconds": 15, "bluegreen_analysis_window": 30, "bluegreen_load_test_seconds": 8}
 
 
 def tour(inventory):

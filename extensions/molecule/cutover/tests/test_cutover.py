@@ -354,6 +354,25 @@ def test_a_partner_api_that_refuses_the_new_color_stops_the_cutover_before_traff
         in_network_namespace(blocked, "nft", "delete", "table", "inet", "bgparity")
 
 
+def test_a_release_slow_only_under_load_is_stopped_by_the_load_test_before_any_user_request(audit, settled_lab):
+    live = settled_lab
+    # Fast at the trickle of the probes and of a 5 % step; 60 ms slower above 8 requests a
+    # second per host, which the live color's users make (30 per host; the rate the load test
+    # reads may be half of that when the load began less than a minute ago).
+    release = build_release("1.3.4-slow-under-load", ["latency_under_load_ms=60", "load_threshold_rps=8"])
+    with LabLoad(LB_URLS, rate=60) as load:
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
+    assert code != 0, lines
+    assert any("trace_probe |" in line and "| pass" in line for line in lines), lines
+    (line,) = [line for line in lines if line.startswith("load_test |") and "| fail |" in line]
+    assert " ms vs " in line, line
+    assert load.totals()["by_color"].get(other(live), 0) == 0 and load.totals()["errors"] == 0, load.totals()
+    records = verify_log(audit, audit_logs(audit)[-1])
+    (gate,) = [r for r in records if r["type"] == "gate_result" and r.get("gate") == "load_test"]
+    assert gate["verdict"] == "fail" and gate["load"]["sent"] > 100, gate
+    assert records[-1]["outcome"] == "stopped_before_traffic"
+
+
 def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
     release = build_release("1.4.0")
     live = settled_lab
