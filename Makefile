@@ -24,7 +24,7 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
         venv host-packages collection artifact lab-image trace-backends clean
 
 help:
-	@echo "make demo      bring the lab up and run three cutovers under live load (healthy, faulty, untraced)"
+	@echo "make demo      bring the lab up and run four cutovers under live load (healthy, faulty, untraced, vulnerable)"
 	@echo "make test      everything CI checks (lint, sanity, molecule, unit and integration tests)"
 	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit, bench-cutover)"
 	@echo "make bench-judge-lab  40 real cutovers in the lab beside a CPU load: false rollbacks, faults stopped (about 40 min)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the lab is up and provisioned (make lab-up); show it serving, then the tour:
-# three cutovers under live load through both load balancers.
+# four cutovers under live load through both load balancers.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"

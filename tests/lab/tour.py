@@ -207,16 +207,18 @@ TIMING = {"bluegreen_bake_seconds": 10, "bluegreen_analysis_interval": 5, "blueg
 def tour(inventory):
     urls = lab_urls(inventory)
     cases = [
-        ("healthy release", "1.1.0", [], "succeeded"),
-        ("error-rate fault (30 % of requests fail)", "1.2.0-faulty", ["error_rate=0.3"], "rolled back"),
-        ("tracing switched off", "1.3.0-untraced", ["tracing=off"], "stopped before traffic"),
+        ("healthy release", "1.1.0", [], [], "succeeded"),
+        ("error-rate fault (30 % of requests fail)", "1.2.0-faulty", ["error_rate=0.3"], [], "rolled back"),
+        ("tracing switched off", "1.3.0-untraced", ["tracing=off"], [], "stopped before traffic"),
+        ("vulnerable package (requests 2.31.0)", "1.4.0-vulnerable", [], ["requests==2.31.0"], "stopped before traffic"),
     ]
     rows = []
-    for title, version, defects, expected in cases:
+    for title, version, defects, pins, expected in cases:
         print(f"\n== Cutover of {version}: {title}; expected: {expected}", flush=True)
-        release = build_release(version, defects)
+        release = build_release(version, defects, pins=pins)
         with LabLoad(urls) as load:
-            extra_vars = dict(TIMING, bluegreen_release=release, bluegreen_change_ticket="CHG-DEMO")
+            extra_vars = dict(TIMING, bluegreen_release=release, bluegreen_change_ticket="CHG-DEMO",
+                              bluegreen_security_advisories=str(HERE / "advisories"))
             code, _lines, seconds = run_playbook("cutover", inventory, extra_vars)
         totals = load.totals()
         rows.append((version, title, "ok" if code == 0 else f"exit {code}", live_color(urls), totals, seconds))
@@ -231,7 +233,7 @@ def tour(inventory):
     print(f"\nAudit logs and evidence reports in {audit_dir}:")
     for log in sorted(audit_dir.glob("*.jsonl"), key=os.path.getmtime)[-len(cases):]:
         print("  " + render_report(log, audit_dir / "signing.pub"))
-    failed = [row for row, case in zip(rows, cases) if (row[2] == "ok") != (case[3] == "succeeded")]
+    failed = [row for row, case in zip(rows, cases) if (row[2] == "ok") != (case[-1] == "succeeded")]
     return 1 if failed else 0
 
 
