@@ -20,13 +20,14 @@ export CONTAINERS_CONF := $(ROOT)/tests/lab/podman/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
-.PHONY: help demo test bench bench-switch bench-judge bench-judge-lab bench-audit bench-cutover lint sanity units integration molecule lab-up lab-down \
+.PHONY: help demo test bench bench-switch bench-judge bench-judge-lab bench-audit bench-cutover bench-gates lint sanity units integration molecule lab-up lab-down \
         venv host-packages collection artifact lab-image trace-backends clean
 
 help:
 	@echo "make demo      bring the lab up and run four cutovers under live load (healthy, faulty, untraced, vulnerable)"
 	@echo "make test      everything CI checks (lint, sanity, molecule, unit and integration tests)"
 	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit, bench-cutover)"
+	@echo "make bench-gates  the gates before traffic: drift on 50 simulated hosts, all gates in the lab"
 	@echo "make bench-judge-lab  40 real cutovers in the lab beside a CPU load: false rollbacks, faults stopped (about 40 min)"
 	@echo "other targets: lint sanity units integration molecule lab-up lab-down clean"
 
@@ -119,6 +120,10 @@ bench-cutover: collection host-packages lab-up
 # Verification of a 100,000-record audit log, and an append after a 10 MiB record.
 bench-audit: collection
 	python3 benchmarks/bench_audit.py
+
+# The gates before traffic: drift on 2, 10 and 50 simulated hosts, then the five gates in the lab.
+bench-gates: collection host-packages lab-up
+	python3 benchmarks/bench_gates.py --lab
 
 # Real cutovers of an identical and of faulty releases in the lab beside a bounded CPU load:
 # false rollbacks, faulty releases stopped, time to roll back (not part of `bench`: ~40 min).
