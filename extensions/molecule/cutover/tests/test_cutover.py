@@ -288,6 +288,19 @@ def test_untraced_release_is_stopped_before_any_user_traffic(audit):
     assert verify_log(audit, audit_logs(audit)[-1])[-1]["outcome"] == "stopped_before_traffic"
 
 
+def stopped_before_traffic(audit, code, lines, gate, new, load):
+    """Asserts that the run stopped on `gate` before the new color served a request and
+    returns the gate's line and audit record."""
+    assert code != 0, lines
+    (line,) = [line for line in lines if line.startswith(f"{gate} |") and "| fail" in line]
+    totals = load.totals()
+    assert totals["by_color"].get(new, 0) == 0 and totals["errors"] == 0, totals
+    records = verify_log(audit, audit_logs(audit)[-1])
+    (record,) = [r for r in records if r["type"] == "gate_result" and r.get("gate") == gate]
+    assert record["verdict"] == "fail" and records[-1]["outcome"] == "stopped_before_traffic", (record, records[-1])
+    return line, record
+
+
 def test_a_security_setting_changed_on_one_idle_host_stops_the_cutover_before_traffic(audit, settled_lab):
     live = settled_lab
     weakened = testinfra.get_host(f"podman://cut-{other(live)}-2")
@@ -298,15 +311,10 @@ def test_a_security_setting_changed_on_one_idle_host_stops_the_cutover_before_tr
         with LabLoad(LB_URLS, rate=60) as load:
             code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, build_release("1.3.1")),
                                                  echo=False)
-        assert code != 0, lines
-        (line,) = [line for line in lines if "drift_check |" in line and "| fail" in line]
+        line, gate = stopped_before_traffic(audit, code, lines, "drift_check", other(live), load)
         assert f"within {other(live)}: units/bgdemo.service/NoNewPrivileges" in line, line
         assert f"cut-{other(live)}-2='no'" in line and f"cut-{other(live)}-1='yes'" in line, line
-        assert load.totals()["by_color"].get(other(live), 0) == 0 and load.totals()["errors"] == 0, load.totals()
-        records = verify_log(audit, audit_logs(audit)[-1])
-        (gate,) = [r for r in records if r["type"] == "gate_result" and r.get("gate") == "drift_check"]
-        assert gate["verdict"] == "fail" and gate["differences"][0]["key"] == "units/bgdemo.service/NoNewPrivileges"
-        assert records[-1]["outcome"] == "stopped_before_traffic"
+        assert gate["differences"][0]["key"] == "units/bgdemo.service/NoNewPrivileges", gate
     finally:
         weakened.check_output(f"rm -f {drop_in} && systemctl daemon-reload")
 
@@ -316,13 +324,8 @@ def test_a_release_pinning_a_vulnerable_package_is_stopped_before_traffic_naming
     release = build_release("1.3.2-vulnerable", pins=["requests==2.31.0"])
     with LabLoad(LB_URLS, rate=60) as load:
         code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
-    assert code != 0, lines
-    (line,) = [line for line in lines if "security_check |" in line and "| fail" in line]
+    line, _gate = stopped_before_traffic(audit, code, lines, "security_check", other(live), load)
     assert "requests 2.31.0: GHSA-9wx4-h78v-vm56 (CVE-2024-35195), fixed in 2.32.0" in line, line
-    assert load.totals()["by_color"].get(other(live), 0) == 0 and load.totals()["errors"] == 0, load.totals()
-    records = verify_log(audit, audit_logs(audit)[-1])
-    (gate,) = [r for r in records if r["type"] == "gate_result" and r.get("gate") == "security_check"]
-    assert gate["verdict"] == "fail" and records[-1]["outcome"] == "stopped_before_traffic"
 
 
 def in_network_namespace(container, *argv):
@@ -342,14 +345,9 @@ def test_a_partner_api_that_refuses_the_new_color_stops_the_cutover_before_traff
         with LabLoad(LB_URLS, rate=60) as load:
             code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, build_release("1.3.3")),
                                                  echo=False)
-        assert code != 0, lines
-        (line,) = [line for line in lines if "dependency_parity |" in line and "| fail" in line]
+        line, gate = stopped_before_traffic(audit, code, lines, "dependency_parity", other(live), load)
         assert f"partner-api: {other(live)} failed 20 of 40 probes, {live} 0 of 40" in line, line
-        assert load.totals()["by_color"].get(other(live), 0) == 0 and load.totals()["errors"] == 0, load.totals()
-        records = verify_log(audit, audit_logs(audit)[-1])
-        (gate,) = [r for r in records if r["type"] == "gate_result" and r.get("gate") == "dependency_parity"]
-        assert gate["dependencies"]["partner-api"]["hosts"][blocked]["failures"] == 20
-        assert records[-1]["outcome"] == "stopped_before_traffic"
+        assert gate["dependencies"]["partner-api"]["hosts"][blocked]["failures"] == 20, gate
     finally:
         in_network_namespace(blocked, "nft", "delete", "table", "inet", "bgparity")
 
@@ -362,15 +360,10 @@ def test_a_release_slow_only_under_load_is_stopped_by_the_load_test_before_any_u
     release = build_release("1.3.4-slow-under-load", ["latency_under_load_ms=60", "load_threshold_rps=8"])
     with LabLoad(LB_URLS, rate=60) as load:
         code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
-    assert code != 0, lines
     assert any("trace_probe |" in line and "| pass" in line for line in lines), lines
-    (line,) = [line for line in lines if line.startswith("load_test |") and "| fail |" in line]
+    line, gate = stopped_before_traffic(audit, code, lines, "load_test", other(live), load)
     assert " ms vs " in line, line
-    assert load.totals()["by_color"].get(other(live), 0) == 0 and load.totals()["errors"] == 0, load.totals()
-    records = verify_log(audit, audit_logs(audit)[-1])
-    (gate,) = [r for r in records if r["type"] == "gate_result" and r.get("gate") == "load_test"]
-    assert gate["verdict"] == "fail" and gate["load"]["sent"] > 100, gate
-    assert records[-1]["outcome"] == "stopped_before_traffic"
+    assert gate["load"]["sent"] > 100, gate
 
 
 def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
