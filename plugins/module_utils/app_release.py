@@ -129,6 +129,27 @@ def python_packages_in(artifact):
     return sorted(wheels), requirements
 
 
+def migrations_in(artifact):
+    """({file name: SQL} of the release's migrations/*.sql but queries.sql, the text of
+    migrations/queries.sql or None), read without unpacking the release."""
+    sources, queries = {}, None
+    try:
+        with tarfile.open(artifact, "r:gz") as archive:
+            for member, relative in members_of(archive):
+                directory, _slash, name = relative.rpartition("/")
+                if member.isfile() and directory == "migrations" and name.endswith(".sql"):
+                    text = archive.extractfile(member).read().decode("utf-8")
+                    if name == "queries.sql":
+                        queries = text
+                    else:
+                        sources[name] = text
+    except UnicodeDecodeError as exc:
+        raise ReleaseError(f"the artifact {artifact} has a migration that is not UTF-8 text: {exc}") from None
+    except ARCHIVE_ERRORS + (OSError,) as exc:
+        raise ReleaseError(f"the artifact {artifact} is not a readable .tar.gz: {exc}") from None
+    return sources, queries
+
+
 def unpack(artifact, release_dir):
     """Unpacks below the artifact's top directory into `release_dir` (which must not exist),
     marked as made here before anything else is written into it."""

@@ -79,3 +79,111 @@ def plan(migrations, ledger, now, live_release_ids=(), live_since=None, rollback
         else:
             result["contract"].append(migration["id"])
     return result
+
+
+# --- running them with psql ---------------------------------------------------------------
+# Each migration runs in one transaction of its own, through psql (no database driver on the
+# host that runs it): the migration, then the live release's queries in a savepoint that is
+# rolled back (they must still work on the new schema, and leave nothing), then its line in
+# the ledger. Any error rolls the whole transaction back: the database is left as the
+# migration's own transaction left it.
+
+LEDGER = "tracegate_migrations"
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+PSQL_ARGS = ["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--single-transaction", "--file", "-"]
+MARK = "bluegreen-migration-part:"
+
+
+def _literal(text):
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def check_identifier(name, field):
+    if not IDENTIFIER.match(name or ""):
+        raise MigrationError(f"{field}: {name!r} is not a plain lower-case SQL name")
+    return name
+
+
+def ledger_query(table=LEDGER):
+    """The SELECT that lists what the ledger holds (one id, tab, phase per line), or nothing
+    when the ledger does not exist yet."""
+    check_identifier(table, "ledger_table")
+    return f"SELECT id || E'\\t' || phase FROM {table} ORDER BY id"
+
+
+def ledger_exists_query(table=LEDGER):
+    return f"SELECT to_regclass({_literal(check_identifier(table, 'ledger_table'))}) IS NOT NULL"
+
+
+def parse_ledger(text):
+    ledger = {}
+    for line in text.splitlines():
+        if line.strip():
+            migration_id, _tab, phase = line.partition("\t")
+            ledger[migration_id] = {"phase": phase}
+    return ledger
+
+
+def script(migration, sql, release, live_queries=None, table=LEDGER):
+    """The psql script of one migration: marks (`\\echo`) name the part that was running
+    when an error stopped it."""
+    check_identifier(table, "ledger_table")
+    lines = [
+        f"\\echo {MARK}ledger",
+        f"CREATE TABLE IF NOT EXISTS {table} (id text PRIMARY KEY, phase text NOT NULL, release text NOT NULL, "
+        "applied_at timestamptz NOT NULL DEFAULT now());",
+        f"\\echo {MARK}migration",
+        sql.rstrip().rstrip(";") + ";",
+    ]
+    if live_queries and live_queries.strip():
+        lines += [f"\\echo {MARK}live-queries", "SAVEPOINT bluegreen_live_release;", live_queries.rstrip().rstrip(";") + ";",
+                  "ROLLBACK TO SAVEPOINT bluegreen_live_release;"]
+    lines += [f"\\echo {MARK}record",
+              f"INSERT INTO {table} (id, phase, release) VALUES ({_literal(migration['id'])}, "
+              f"{_literal(migration['phase'])}, {_literal(release)});",
+              f"\\echo {MARK}done"]
+    return "\n".join(lines) + "\n"
+
+
+def failure(migration, stdout, stderr, lock_timeout, statement_timeout):
+    """Why psql stopped a migration's script, in words that say what to do."""
+    parts = [line[len(MARK):] for line in stdout.splitlines() if line.startswith(MARK)]
+    part = parts[-1] if parts else "connection"
+    error = " ".join(line.strip() for line in stderr.splitlines() if line.strip())[:600] or "psql failed"
+    if "lock timeout" in error:
+        why = (f"waited more than lock_timeout {lock_timeout} for a lock another session holds (a long transaction "
+               "or a running migration); nothing was applied; run again when it is released")
+    elif "statement timeout" in error:
+        why = f"ran longer than statement_timeout {statement_timeout}; nothing was applied"
+    elif part == "live-queries":
+        why = "the live release's queries fail on the migrated schema, so the live color would break; nothing was applied"
+    elif part == "connection":
+        why = "psql could not run"
+    else:
+        why = f"failed in its {part} part; nothing was applied"
+    return f"migration {migration['id']}: {why}: {error}"
+
+
+def timeouts_env(lock_timeout, statement_timeout):
+    """PGOPTIONS for every session of a run: how long a migration may wait for a lock and run."""
+    for field, value in (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout)):
+        if not re.match(r"^[0-9]+(ms|s|min|h)$", str(value)):
+            raise MigrationError(f"{field}: {value!r} is not a duration like 5s, 500ms or 10min")
+    return {"PGOPTIONS": f"-c lock_timeout={lock_timeout} -c statement_timeout={statement_timeout}"}
+
+
+def apply(migrations, sources, ids, release, run_script, live_queries=None, table=LEDGER, lock_timeout="5s",
+          statement_timeout="5min"):
+    """Runs the migrations named in `ids` (from plan) in order, each by `run_script(text)`
+    -> (rc, stdout, stderr); stops at the first that fails. `sources` maps a migration's
+    file name to its SQL. Returns {"applied": [ids], "failed": None or {"id", "reason"}}."""
+    by_id = {migration["id"]: migration for migration in migrations}
+    applied = []
+    for migration_id in ids:
+        migration = by_id[migration_id]
+        code, out, err = run_script(script(migration, sources[migration["file"]], release, live_queries, table))
+        if code != 0 or f"{MARK}done" not in out:
+            return {"applied": applied,
+                    "failed": {"id": migration_id, "reason": failure(migration, out, err, lock_timeout, statement_timeout)}}
+        applied.append(migration_id)
+    return {"applied": applied, "failed": None}
