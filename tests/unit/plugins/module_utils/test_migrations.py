@@ -37,3 +37,39 @@ def test_a_later_migration_waits_behind_a_waiting_contract_one():
     planned = migrations.plan(read, {}, now=0.0)
     assert planned["expand"] == ["0001_orders.expand", "0002_orders_email.expand"]
     assert [w["id"] for w in planned["waiting"]] == ["0003_drop_legacy_name.contract", "0004_invoices.expand"]
+
+
+def test_the_script_checks_the_live_queries_in_a_savepoint_it_rolls_back_before_the_ledger_line():
+    migration = migrations.read_names(["0002_add_note.expand.sql"])[0]
+    text = migrations.script(migration, "ALTER TABLE orders ADD COLUMN note text;", "1.2.0-o'neil", "SELECT quantity FROM orders")
+    order = [text.index(part) for part in ("CREATE TABLE IF NOT EXISTS tracegate_migrations", "ADD COLUMN note text;",
+                                          "SAVEPOINT bluegreen_live_release;", "SELECT quantity FROM orders;",
+                                          "ROLLBACK TO SAVEPOINT bluegreen_live_release;", "INSERT INTO tracegate_migrations")]
+    assert order == sorted(order)
+    assert "'1.2.0-o''neil'" in text and "'0002_add_note.expand'" in text
+    assert "SAVEPOINT" not in migrations.script(migration, "SELECT 1", "1.2.0")
+
+
+@pytest.mark.parametrize("out, err, says", [
+    ("bluegreen-migration-part:ledger\nbluegreen-migration-part:migration\nbluegreen-migration-part:live-queries\n",
+     'ERROR:  column "quantity" does not exist', "the live release's queries fail on the migrated schema"),
+    ("bluegreen-migration-part:migration\n", "ERROR:  canceling statement due to lock timeout", "waited more than lock_timeout 5s"),
+    ("bluegreen-migration-part:migration\n", "ERROR:  canceling statement due to statement timeout",
+     "ran longer than statement_timeout 5min"),
+    ("bluegreen-migration-part:migration\n", 'ERROR:  syntax error at or near "ALTR"', "failed in its migration part"),
+    ("", "psql: error: connection to server failed", "psql could not run"),
+])
+def test_a_failure_says_which_part_stopped_and_what_to_do(out, err, says):
+    migration = migrations.read_names(["0002_add_note.expand.sql"])[0]
+    reason = migrations.failure(migration, out, err, "5s", "5min")
+    assert reason.startswith("migration 0002_add_note.expand: ") and says in reason and err.split("  ")[-1] in reason
+
+
+def test_the_ledger_and_the_timeouts_are_read_and_checked():
+    assert migrations.parse_ledger("0001_a.expand\texpand\n\n0002_b.contract\tcontract\n") == {
+        "0001_a.expand": {"phase": "expand"}, "0002_b.contract": {"phase": "contract"}}
+    assert migrations.timeouts_env("500ms", "10min") == {"PGOPTIONS": "-c lock_timeout=500ms -c statement_timeout=10min"}
+    with pytest.raises(migrations.MigrationError, match="statement_timeout: '1 hour'"):
+        migrations.timeouts_env("5s", "1 hour")
+    with pytest.raises(migrations.MigrationError, match="ledger_table: 'Ledger'"):
+        migrations.ledger_query("Ledger")
