@@ -65,6 +65,10 @@ options:
     type: list
     elements: str
     default: []
+  release_is_live:
+    description: The release is the live one (since O(live_since)); its own migrations are the live release's.
+    type: bool
+    default: false
   live_since:
     description: When the live release went live, epoch seconds (for contract migrations).
     type: float
@@ -151,6 +155,7 @@ def main():
             "password": {"type": "str", "no_log": True},
             "live_queries": {"type": "str"},
             "live_release_ids": {"type": "list", "elements": "str", "default": []},
+            "release_is_live": {"type": "bool", "default": False},
             "live_since": {"type": "float"},
             "rollback_window": {"type": "float", "default": 86400.0},
             "ledger_table": {"type": "str", "default": migrations.LEDGER},
@@ -182,7 +187,8 @@ def main():
     ledger = {}
     if query(migrations.ledger_exists_query(table)).strip() == "t":
         ledger = migrations.parse_ledger(query(migrations.ledger_query(table)))
-    plan = migrations.plan(listed, ledger, time.time(), p["live_release_ids"], p["live_since"], p["rollback_window"])
+    live_ids = p["live_release_ids"] + ([m["id"] for m in listed] if p["release_is_live"] else [])
+    plan = migrations.plan(listed, ledger, time.time(), live_ids, p["live_since"], p["rollback_window"])
     planned = plan[p["phase"]]
     result = {"planned": planned, "waiting": plan["waiting"], "already_applied": plan["applied"]}
     if module.check_mode or not planned:
