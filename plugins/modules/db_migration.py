@@ -123,7 +123,7 @@ planned:
   elements: str
   returned: success
 waiting:
-  description: Contract migrations that may not run yet, each with C(until) (epoch seconds, when known) and C(reason).
+  description: Contract migrations that may not run yet, each with C(until) (epoch seconds, when known), C(reason) and C(says) (a line for people).
   type: list
   elements: dict
   returned: success
@@ -190,6 +190,9 @@ def main():
     live_ids = p["live_release_ids"] + ([m["id"] for m in listed] if p["release_is_live"] else [])
     plan = migrations.plan(listed, ledger, time.time(), live_ids, p["live_since"], p["rollback_window"])
     planned = plan[p["phase"]]
+    for waiting in plan["waiting"]:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(waiting["until"])) if waiting["until"] else None
+        waiting["says"] = f"{waiting['id']} waits{' until ' + when if when else ''}: {waiting['reason']}"
     result = {"planned": planned, "waiting": plan["waiting"], "already_applied": plan["applied"]}
     if module.check_mode or not planned:
         module.exit_json(changed=bool(planned) and module.check_mode, applied=[], **result)
