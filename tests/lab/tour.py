@@ -25,15 +25,18 @@ MSG_LINE = re.compile(r'^\s*"msg": "(.*)",?$')
 FAILED_LINE = re.compile(r"^fatal: \[[^\]]+\]: FAILED! => (\{.*\})$")
 
 
-def build_release(version, defects=(), cache=ROOT / ".cache", pins=()):
-    """Builds bgdemo-<version> (with `defects`, e.g. ["error_rate=0.3"], and `pins`, e.g.
-    ["requests==2.31.0"]) and returns the bluegreen_release mapping."""
+def build_release(version, defects=(), cache=ROOT / ".cache", pins=(), migrations=None):
+    """Builds bgdemo-<version> (with `defects`, e.g. ["error_rate=0.3"], `pins`, e.g.
+    ["requests==2.31.0"], and the migrations of a directory of tests/lab/migrations) and
+    returns the bluegreen_release mapping."""
     command = [sys.executable, str(HERE / "app" / "build_artifact.py"), "--version", version,
                "--out", str(cache / "artifacts"), "--wheel-cache", str(cache / "wheels")]
     for defect in defects:
         command += ["--defect", defect]
     for pin in pins:
         command += ["--pin", pin]
+    if migrations:
+        command += ["--migrations", str(HERE / "migrations" / migrations)]
     built = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
     return {"version": built["version"], "artifact": built["path"], "sha256": built["sha256"]}
 

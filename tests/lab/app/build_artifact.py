@@ -25,6 +25,9 @@ An unknown name or a bad value is refused here, before anything is built.
 one of its packages, with that version's wheel: what a release that brings back a vulnerable
 library is like (the lab's advisories name requests 2.31.0).
 
+`--migrations DIR` ships the migrations in DIR (tests/lab/migrations/*) with the release,
+beside its queries (migrations/queries.sql).
+
 Prints one JSON line: {"version", "path", "sha256", "built"}.
 """
 import argparse
@@ -93,13 +96,17 @@ def pinned_requirements(pins):
     return "\n".join(lines) + "\n"
 
 
-def artifact_bytes(version, wheels, defects=None, requirements=None):
+def artifact_bytes(version, wheels, defects=None, requirements=None, migrations=None):
     members = {"VERSION": (version + "\n").encode(),
                "requirements.txt": requirements.encode() if requirements else (HERE / "requirements.txt").read_bytes()}
     if defects:
         members["DEFECTS"] = (json.dumps(defects, sort_keys=True) + "\n").encode()
     for source in sorted((HERE / "bgdemo").glob("*.py")):
         members[f"bgdemo/{source.name}"] = source.read_bytes()
+    # The release's queries, and the migrations it carries (a directory of the lab's, e.g.
+    # tests/lab/migrations/compatible), under migrations/.
+    for source in sorted((HERE / "migrations").glob("*.sql")) + sorted(Path(migrations).glob("*.sql") if migrations else []):
+        members[f"migrations/{source.name}"] = source.read_bytes()
     for wheel in sorted(wheels.glob("*.whl")):
         members[f"wheels/{wheel.name}"] = wheel.read_bytes()
     raw = io.BytesIO()
@@ -131,6 +138,8 @@ def main(argv=None):
     parser.add_argument("--wheel-cache", type=Path, default=None)
     parser.add_argument("--wheels-only", action="store_true",
                         help="only fill --wheel-cache (the lab's Tempo stand-in installs from it too)")
+    parser.add_argument("--migrations", type=Path, metavar="DIR",
+                        help="ship the migrations (<NNNN>_<name>.<expand|contract>.sql) of DIR with the release")
     parser.add_argument("--pin", action="append", default=[], metavar="NAME==VERSION",
                         help="pin another version of one of the release's packages (repeatable)")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME=VALUE",
@@ -166,7 +175,9 @@ def main(argv=None):
         wheels = pinned
     else:
         download_wheels(HERE / "requirements.txt", wheels)
-    data = artifact_bytes(args.version, wheels, defects, requirements)
+    if args.migrations and not args.migrations.is_dir():
+        parser.error(f"--migrations {args.migrations}: not a directory")
+    data = artifact_bytes(args.version, wheels, defects, requirements, args.migrations)
     digest = hashlib.sha256(data).hexdigest()
     path = args.out / f"bgdemo-{args.version}.tar.gz"
     built = not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest

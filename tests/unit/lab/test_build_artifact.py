@@ -42,3 +42,16 @@ def test_bad_version_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         build_artifact.main(["--version", "1.2.3; rm -rf /", "--out", str(tmp_path)])
     assert "--version" in capsys.readouterr().err
+
+
+def test_a_release_carries_its_own_query_and_the_migrations_it_is_given(wheels):
+    from bgdemo.app import ORDERS_QUERY  # pylint: disable=import-outside-toplevel
+    lab = build_artifact.HERE.parent / "migrations"
+    with tarfile.open(fileobj=io.BytesIO(build_artifact.artifact_bytes("1.2.3", wheels, migrations=lab / "compatible"))) as tar:
+        names = tar.getnames()
+        queries = tar.extractfile("bgdemo-1.2.3/migrations/queries.sql").read().decode()
+    assert ORDERS_QUERY + ";" in queries
+    assert {"bgdemo-1.2.3/migrations/0001_orders_note.expand.sql",
+            "bgdemo-1.2.3/migrations/0002_drop_legacy_code.contract.sql"} <= set(names)
+    with tarfile.open(fileobj=io.BytesIO(build_artifact.artifact_bytes("1.2.3", wheels))) as tar:
+        assert [n for n in tar.getnames() if "/migrations/" in n] == ["bgdemo-1.2.3/migrations/queries.sql"]

@@ -5,6 +5,9 @@ Routes:
   GET /api/basket  business route without a dependency call, so a fault of the release's own
                    code on one endpoint is told apart from a fault of the dependency
   GET /stock       the dependency the lab points BG_DEPENDENCY_URL at
+  GET /api/orders  the orders in the database at BG_DATABASE_URL (postgresql://user:password@host:port/db),
+                   read with the release's own query (migrations/queries.sql holds it too); 503
+                   without a database
   GET /healthz     200 while the process serves
   GET /version     JSON with service, version and color
   GET /metrics     Prometheus RED metrics labelled by color and version
@@ -22,6 +25,7 @@ import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from opentelemetry import propagate
@@ -31,7 +35,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from .settings import BUSINESS_ROUTES, Settings
 from .telemetry import setup_tracing
 
-STATUS_TEXT = {200: "200 OK", 404: "404 Not Found", 500: "500 Internal Server Error", 502: "502 Bad Gateway"}
+STATUS_TEXT = {200: "200 OK", 404: "404 Not Found", 500: "500 Internal Server Error", 502: "502 Bad Gateway",
+               503: "503 Service Unavailable"}
+# The release's one query; migrations/queries.sql carries it so that a migration is checked
+# against it before it can break this release.
+ORDERS_QUERY = "SELECT id, item, quantity FROM orders ORDER BY id LIMIT 20"
 
 
 class RequestRate:
@@ -69,6 +77,7 @@ class DemoApp:
             "/api/quote": self.quote,
             "/api/basket": self.basket,
             "/stock": self.stock,
+            "/api/orders": self.orders,
             "/healthz": self.healthz,
             "/version": self.version,
             "/metrics": self.metrics,
@@ -186,6 +195,29 @@ class DemoApp:
             except (urllib.error.URLError, OSError) as exc:
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
                 return f"unreachable ({exc})"
+
+    def orders(self, environ, span):
+        if not self.settings.database_url:
+            return self._json(503, {"error": "no database configured (BG_DATABASE_URL)"})
+        url = urllib.parse.urlsplit(self.settings.database_url)
+        with self.tracer.start_as_current_span(
+            "SELECT orders", kind=SpanKind.CLIENT,
+            attributes={"db.system": "postgresql", "db.query.text": ORDERS_QUERY, "peer.service": "postgresql"},
+        ) as client_span:
+            try:
+                import pg8000.native  # pylint: disable=import-outside-toplevel  (only with a database)
+                connection = pg8000.native.Connection(
+                    urllib.parse.unquote(url.username or ""), host=url.hostname, port=url.port or 5432,
+                    database=url.path.lstrip("/"), password=urllib.parse.unquote(url.password or ""), timeout=2)
+                try:
+                    rows = connection.run(ORDERS_QUERY)
+                finally:
+                    connection.close()
+            except Exception as exc:  # pylint: disable=broad-except  (every database error is a 500 here)
+                client_span.set_status(Status(StatusCode.ERROR, str(exc)))
+                return self._json(500, {"error": f"orders: {exc}"})
+        return self._json(200, {"orders": [{"id": r[0], "item": r[1], "quantity": r[2]} for r in rows],
+                                "color": self.settings.color, "version": self.settings.version})
 
     def stock(self, environ, span):
         return self._json(200, {"in_stock": True})

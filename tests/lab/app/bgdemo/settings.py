@@ -133,6 +133,7 @@ class Settings:
     failing_route: str = ""
     failing_route_error_rate: float = 0.0
     dependency_latency_ms: float = 0.0
+    database_url: str = ""
 
     @classmethod
     def from_environ(cls, env=None, version_file=None):
@@ -172,4 +173,5 @@ class Settings:
             failing_route=defects.get("failing_route", ""),
             failing_route_error_rate=defects.get("failing_route_error_rate", 1.0) if "failing_route" in defects else 0.0,
             dependency_latency_ms=defects.get("dependency_latency_ms", 0.0),
+            database_url=env.get("BG_DATABASE_URL", ""),
         )
