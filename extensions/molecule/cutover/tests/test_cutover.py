@@ -366,6 +366,60 @@ def test_a_release_slow_only_under_load_is_stopped_by_the_load_test_before_any_u
     assert gate["load"]["sent"] > 100, gate
 
 
+def lab_sql(sql):
+    """One query on the lab's PostgreSQL, as its superuser."""
+    return subprocess.run(["podman", "exec", "cut-trace-store", "runuser", "-u", "postgres", "--", "psql", "-d", "bgdemo",
+                           "-qAt", "-c", sql], check=True, capture_output=True, text=True).stdout
+
+
+def order_columns():
+    return set(lab_sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'orders'").split())
+
+
+def test_an_expand_migration_that_breaks_the_live_color_is_rolled_back_before_any_traffic(audit, settled_lab):
+    live = settled_lab
+    before = order_columns()
+    release = build_release("1.3.5-breaks-live", migrations="breaks-live")
+    with LabLoad(LB_URLS, rate=60, paths={"/api/quote": 3, "/api/orders": 1}) as load:
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
+    line, gate = stopped_before_traffic(audit, code, lines, "db_migration", other(live), load)
+    assert "0001_drop_orders_quantity.expand: the live release's queries fail on the migrated schema" in line, line
+    assert 'column "quantity" does not exist' in line and gate["applied"] == [], (line, gate)
+    assert order_columns() == before and "quantity" in before
+    assert load.totals()["non_2xx"] == 0, load.totals()
+
+
+def test_a_compatible_migration_goes_live_and_its_contract_waits_for_the_rollback_window(audit, settled_lab):
+    release = build_release("1.3.6-orders-note", migrations="compatible")
+    window = {"bluegreen_rollback_window_seconds": 20}
+    with LabLoad(LB_URLS, rate=60, paths={"/api/quote": 3, "/api/orders": 1}) as load:
+        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **window), echo=False)
+    assert code == 0, lines
+    assert any(line.startswith("db_migration | expand 1.3.6-orders-note | 1 applied, 1 contract waiting | pass")
+               for line in lines), lines
+    assert load.totals()["non_2xx"] == 0 and load.totals()["errors"] == 0, load.totals()
+    assert {"note", "legacy_code"} <= order_columns()
+
+    code, lines, _seconds = run_playbook("migrate", INVENTORY, cutover_vars(audit, release, **window), echo=False)
+    assert code == 0, lines
+    (waiting,) = [line for line in lines if line.startswith("db_migration | contract")]
+    assert "applied nothing | 0002_drop_legacy_code.contract waits until" in waiting, waiting
+    assert "legacy_code" in order_columns()
+
+    rollback_until = lb_state()["rollback_until"]
+    deadline = time.monotonic() + 60
+    while time.time() < rollback_until + 1:
+        assert time.monotonic() < deadline, "the rollback window never closed"
+        time.sleep(0.5)
+    code, lines, _seconds = run_playbook("migrate", INVENTORY, cutover_vars(audit, release, **window), echo=False)
+    assert code == 0, lines
+    assert any(line.startswith("db_migration | contract 1.3.6-orders-note | applied 0002_drop_legacy_code.contract")
+               for line in lines), lines
+    assert "legacy_code" not in order_columns()
+    assert lab_sql("SELECT id FROM tracegate_migrations ORDER BY id").split() == [
+        "0001_orders_note.expand", "0002_drop_legacy_code.contract"]
+
+
 def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
     release = build_release("1.4.0")
     live = settled_lab
