@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
 from tour import SCENARIO_TIMING as TIMING  # noqa: E402
-from tour import LabLoad, build_goshop_release, keypair, run_logged_playbook, served_colors, verified_records  # noqa: E402
+from tour import LabLoad, build_service_release, keypair, run_logged_playbook, served_colors, verified_records  # noqa: E402
 
 QUICKSTART = ROOT / "docs" / "quickstart"
 LB_URL = "http://127.0.0.1:48080"
@@ -54,7 +54,7 @@ def lab(tmp_path_factory):
 def release_file(version):
     """The quickstart's release file for another artifact: its shape, this build's path and checksum."""
     shape = yaml.safe_load((QUICKSTART / "release-1.4.0.yml").read_text(encoding="utf-8"))
-    built = build_goshop_release(version)
+    built = build_service_release("goshop", version)
     assert set(shape["bluegreen_release"]) == set(built), (shape, built)
     return {"bluegreen_release": built}
 
