@@ -79,6 +79,8 @@ def test_app_env_accepts_a_service_of_either_kind(tmp_path, role_vars):
     ({"app_env_kind": "python", "app_env_wsgi_app": "a:b", "app_env_vars": {"BLUEGREEN_COLOR": "green"}}, "BLUEGREEN_COLOR"),
     ({"app_env_kind": "python", "app_env_wsgi_app": "a:b", "app_env_vars": {"MODE": "a\nBLUEGREEN_COLOR=green"}},
      "one-line values"),
+    ({"app_env_kind": "command", "app_env_command": "bin/goshop", "app_env_version_path": "/version x"}, '"/version x"'),
+    ({"app_env_kind": "command", "app_env_command": "bin/goshop", "app_env_version_path": "/v?x=1"}, '"/v?x=1"'),
 ])
 def test_app_env_refuses_a_bad_setting_naming_it(tmp_path, role_vars, named):
     result = preflight(tmp_path, "app_env", dict(APP_RELEASE, **role_vars))
