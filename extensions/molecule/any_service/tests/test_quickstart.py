@@ -1,8 +1,10 @@
 """docs/quickstart.md run as written against this scenario's hosts, treated as the user's own:
 its inventory and release file (docs/quickstart/), production, keys made as it says, an
 approval signed by an approver with tools/approve.py, provision then a cutover. A second
-inventory says only how each quickstart host is reached and where the lab's URLs and the
-test's key paths are, and shortens the bakes; every other setting is the quickstart's."""
+inventory says only how each quickstart host is reached (and the load balancer's URL);
+extra vars name the lab's trace endpoints and the test's key paths, and shorten the bakes
+(as extra vars: an inventory file's `all: vars:` ranks below the quickstart's
+group_vars/all.yml). Every other setting is the quickstart's."""
 import os
 import subprocess
 import sys
@@ -42,12 +44,12 @@ def lab(tmp_path_factory):
     hosts["app-green-1"]["bluegreen_app_address"] = "svc-green-1"
     hosts["lb-1"]["bluegreen_lb_url"] = LB_URL
     placement = directory / "lab.yml"
-    placement.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": dict(
-        TIMING, bluegreen_otlp_endpoint="http://svc-trace-store:4318",
-        bluegreen_trace_backend={"backend": "jaeger", "url": "http://127.0.0.1:46686"},
-        bluegreen_audit_signing_key=str(signing_key), bluegreen_audit_dir=str(directory / "audit"),
-        bluegreen_approver_keys=[str(approvers / "alice.pub")])}}), encoding="utf-8")
-    return {"inventories": [QUICKSTART / "inventory", placement], "alice_key": alice / "alice.key",
+    placement.write_text(yaml.safe_dump({"all": {"hosts": hosts}}), encoding="utf-8")
+    lab_vars = dict(TIMING, bluegreen_otlp_endpoint="http://svc-trace-store:4318",
+                    bluegreen_trace_backend={"backend": "jaeger", "url": "http://127.0.0.1:46686"},
+                    bluegreen_audit_signing_key=str(signing_key), bluegreen_audit_dir=str(directory / "audit"),
+                    bluegreen_approver_keys=[str(approvers / "alice.pub")])
+    return {"inventories": [QUICKSTART / "inventory", placement], "vars": lab_vars, "alice_key": alice / "alice.key",
             "signing_pub": executor / "signing.pub", "audit_dir": directory / "audit"}
 
 
@@ -60,7 +62,8 @@ def release_file(version):
 
 
 def test_the_quickstart_provisions_and_cuts_over_in_production(lab):
-    code, lines, _seconds = run_logged_playbook("provision", lab["inventories"], release_file("1.4.0"), LOG_DIR, echo=False)
+    code, lines, _seconds = run_logged_playbook("provision", lab["inventories"], dict(lab["vars"], **release_file("1.4.0")),
+                                           LOG_DIR, echo=False)
     assert code == 0, lines
     before = served_colors([LB_URL])[LB_URL]
     assert set(before["by_color"]) == {"blue"} and before["errors"] == 0, before
@@ -74,7 +77,7 @@ def test_the_quickstart_provisions_and_cuts_over_in_production(lab):
     approval.write_text(signed.stdout, encoding="utf-8")
     with LabLoad([LB_URL], rate=60) as load:
         code, lines, _seconds = run_logged_playbook("cutover", lab["inventories"], dict(
-            release, bluegreen_change_ticket="CHG-1234", bluegreen_approval=str(approval)), LOG_DIR, echo=False)
+            lab["vars"], **release, bluegreen_change_ticket="CHG-1234", bluegreen_approval=str(approval)), LOG_DIR, echo=False)
     assert code == 0, lines
     totals = load.totals()
     assert totals["errors"] == 0 and totals["non_2xx"] == 0 and totals["by_color"].get("green", 0) > 0, totals

@@ -37,9 +37,9 @@ SECOND_VARS = {
 FIRST_FILES = {
     "cut-lb-haproxy": ["/etc/haproxy/bluegreen.d/bgdemo.cfg", "/var/lib/tracegate-bluegreen/bgdemo.lock",
                        "/var/lib/tracegate-bluegreen/bgdemo.state.json"],
+    # The lock lives on the first load balancer by name only.
     "cut-lb-nginx": ["/etc/nginx/bluegreen/sites/bgdemo.conf", "/etc/nginx/bluegreen/generation/bgdemo.conf",
-                     "/etc/nginx/bluegreen/upstreams/bluegreen_bgdemo.conf", "/var/lib/tracegate-bluegreen/bgdemo.lock",
-                     "/var/lib/tracegate-bluegreen/bgdemo.state.json"],
+                     "/etc/nginx/bluegreen/upstreams/bluegreen_bgdemo.conf", "/var/lib/tracegate-bluegreen/bgdemo.state.json"],
 }
 
 
