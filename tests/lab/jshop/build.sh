@@ -52,9 +52,4 @@ exec java ${JSHOP_JAVA_OPTS:-} -cp "$(dirname "$0")/../lib/*" jshop.Main
 SCRIPT
 chmod 0755 "$stage/$top/bin/jshop"
 echo "$version" > "$stage/$top/VERSION"
-tarball="$out/jshop-$version.tar.gz"
-tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$stage" -cf - "$top" | gzip -9n > "$tarball.tmp"
-mv "$tarball.tmp" "$tarball"
-sha256="$(sha256sum "$tarball" | cut -d' ' -f1)"
-echo "$sha256  $(basename "$tarball")" > "$tarball.sha256"
-printf '{"version": "%s", "path": "%s", "sha256": "%s"}\n' "$version" "$tarball" "$sha256"
+"$HERE/../pack_release.sh" "$stage" "$top" "$out" "$version"
