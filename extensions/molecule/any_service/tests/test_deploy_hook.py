@@ -63,7 +63,7 @@ def test_a_java_service_deployed_by_its_hook_shares_haproxy_with_goshop_and_is_c
             jshop, bluegreen_release=build_service_release("jshop", "1.0.0")), LOG_DIR, echo=False)
         assert code == 0, lines
         assert colors(JSHOP_URL) == {"blue"}
-        with LabLoad([JSHOP_URL], rate=40) as jshop_load:
+        with LabLoad([JSHOP_URL], rate=60) as jshop_load:
             code, lines, _seconds = run_logged_playbook("cutover", INVENTORY, dict(
                 jshop, bluegreen_release=build_service_release("jshop", "1.1.0")), LOG_DIR, echo=False)
         assert code == 0, lines
