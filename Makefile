@@ -8,7 +8,8 @@ ROOT := $(CURDIR)
 PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python3) $(shell command -v python3.12 2>/dev/null))
 VENV := $(ROOT)/.venv
 VENV_STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt 2>/dev/null | sha256sum | cut -c1-12)
-APT_PACKAGES := podman runc debootstrap wrk rsync shellcheck haproxy nginx socat prometheus stress-ng postgresql
+# Java 17 and Maven: the real Zipkin server and jshop, the lab's Java service; PostgreSQL: the migration gate's tests.
+APT_PACKAGES := podman runc debootstrap wrk rsync shellcheck haproxy nginx socat prometheus stress-ng openjdk-17-jdk-headless maven postgresql
 APT_STAMP := $(ROOT)/.cache/apt-host-$(shell echo $(APT_PACKAGES) | sha256sum | cut -c1-12).stamp
 COLLECTIONS := $(ROOT)/.collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen

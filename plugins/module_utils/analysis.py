@@ -150,9 +150,12 @@ def latency_test(blue_latencies, green_latencies):
     return float(stats.mannwhitneyu(green_latencies, blue_latencies, alternative="greater").pvalue)
 
 
-def judge(blue, green, thresholds=None, green_traffic_share=None, load_per_host=None, same_time=True):
+def judge(blue, green, thresholds=None, green_traffic_share=None, load_per_host=None, same_time=True,
+          share_requests=None):
     """Compares two ColorSamples. `green_traffic_share` (percent of load-balancer traffic
-    sent to green) enables the blind-spot check; `load_per_host` ({"blue": x, "green": y},
+    sent to green) enables the blind-spot check, on `share_requests` ((blue, green) request
+    counts of the part of the window whose spans are all exported, or a string saying why
+    there is no such part yet) when given, else on the samples' counts; `load_per_host` ({"blue": x, "green": y},
     requests per host and second in each sample's window) the load rule for latency;
     `same_time=False` (blue's window is from another time, the watch's) compares the medians."""
     if stats is None:
@@ -190,7 +193,13 @@ def judge(blue, green, thresholds=None, green_traffic_share=None, load_per_host=
             _compare(result, blue, green, b, g, t, load_per_host, same_time)
 
     if green_traffic_share is not None:
-        _blind_spot(result, blue, green, float(green_traffic_share), t, minimum)
+        if isinstance(share_requests, str):
+            if float(green_traffic_share) > 0:
+                result.add("traced_share", "inconclusive", share_requests)
+        else:
+            blue_requests, green_requests = share_requests or (blue.requests, green.requests)
+            _blind_spot(result, blue_requests, green_requests, float(green_traffic_share), t, minimum,
+                        scope=" among the requests whose spans are all exported" if share_requests else "")
 
     return {"verdict": result.verdict, "reasons": result.reasons(), "checks": result.checks, "colors": colors,
             "thresholds": t}
@@ -272,18 +281,18 @@ def _fail_early(result, blue, green, b, g, t, load_per_host=None, same_time=True
             result.checks.append(check)
 
 
-def _blind_spot(result, blue, green, expected_share, t, minimum):
-    total = blue.requests + green.requests
+def _blind_spot(result, blue_requests, green_requests, expected_share, t, minimum, scope=""):
+    total = blue_requests + green_requests
     if expected_share <= 0:
         return
     if total < minimum:
-        result.add("traced_share", "inconclusive", f"{total} traced requests in all, fewer than min_requests {minimum}",
+        result.add("traced_share", "inconclusive", f"{total} traced requests in all{scope}, fewer than min_requests {minimum}",
                    traced_requests=total)
         return
-    observed = 100.0 * green.requests / total
+    observed = 100.0 * green_requests / total
     floor = expected_share * (1 - t["share_tolerance"])
     ok = observed >= floor
     result.add("traced_share", "pass" if ok else "fail",
-               f"green has {observed:.1f}% of traced requests for {expected_share:.1f}% of the traffic "
+               f"green has {observed:.1f}% of traced requests{scope} for {expected_share:.1f}% of the traffic "
                f"({'at least' if ok else 'below'} {floor:.1f}%{'' if ok else ': green is under-traced'})",
                observed_share=round(observed, 2), expected_share=expected_share, floor=round(floor, 2))

@@ -45,11 +45,13 @@ BASELINE_SETTLED_SECONDS = 5.0
 
 class GateSettings:
     """What one gate judges: service, colors, window and thresholds; with the number of hosts
-    of each color, the load per host that decides whether latencies are compared."""
+    of each color, the load per host that decides whether latencies are compared; with the
+    export delay (how long after a request its spans may still be missing from the backend),
+    the part of the window the traced-share check can count."""
 
     def __init__(self, service, baseline_color, candidate_color, window, limit=1000, exclude_operations=(),
                  thresholds=None, candidate_traffic_share=None, since=None, baseline_end=None, baseline_hosts=None,
-                 candidate_hosts=None):
+                 candidate_hosts=None, export_delay=0.0):
         self.service = service
         self.baseline_color = baseline_color
         self.candidate_color = candidate_color
@@ -61,6 +63,7 @@ class GateSettings:
         self.since = since
         self.baseline_end = baseline_end
         self.hosts = {"baseline": baseline_hosts, "candidate": candidate_hosts}
+        self.export_delay = float(export_delay)
 
 
 def load_per_host(requests, hosts, seconds):
@@ -133,9 +136,15 @@ def look(backend, settings, end, *, settled=None, alpha=None):
     thresholds["alpha"] = alpha
     loads = {"blue": load_per_host(baseline.requests, settings.hosts["baseline"], baseline_end - baseline_start),
              "green": load_per_host(candidate.requests, settings.hosts["candidate"], end - start)}
+    try:
+        share_requests = exported_requests(backend, settings, start, end, baseline, candidate)
+    except BackendError as exc:
+        reason = f"trace backend: {exc}"
+        return {"verdict": "fail", "reasons": [reason], "checks": [{"check": "backend", "outcome": "fail", "reason": reason}],
+                "window": window, "look_alpha": alpha}
     judged = analysis.judge(baseline, candidate, thresholds, green_traffic_share=settings.candidate_traffic_share,
                             load_per_host=loads if None not in loads.values() else None,
-                            same_time=settings.baseline_end is None)
+                            same_time=settings.baseline_end is None, share_requests=share_requests)
     for role, (first, last) in (("blue", (baseline_start, baseline_end)), ("green", (start, end))):
         judged["colors"][role].update(window={"start": round(first, 3), "end": round(last, 3)}, load_per_host=loads[role],
                                       hosts=settings.hosts["baseline" if role == "blue" else "candidate"])
@@ -145,6 +154,29 @@ def look(backend, settings, end, *, settled=None, alpha=None):
     judged["window"] = window
     judged["look_alpha"] = alpha
     return judged
+
+
+def exported_requests(backend, settings, start, end, baseline, candidate):
+    """The (baseline, candidate) requests that started in the window before its last
+    `export_delay` seconds, for the traced-share check; a string when that part of the
+    window is under a second long; None when the check counts the whole window.
+
+    Each host's SDK exports its batch on its own timer, so in the last export delay of a
+    window one color may have exported everything and the other nothing yet: a short
+    window would make a traced candidate look blind. Errors and latencies are not
+    counted by host and time, so the other checks keep the whole window."""
+    if settings.candidate_traffic_share is None or settings.export_delay <= 0 or settings.baseline_end is not None:
+        return None
+    exported_end = end - settings.export_delay
+    if exported_end - start < 1:
+        return (f"the window is {end - start:.0f} s long; the spans of its last {settings.export_delay:g} s (export "
+                "delay) may not all be exported yet, so the traced share waits for a longer window")
+    counts = (baseline.requests_started_before(exported_end), candidate.requests_started_before(exported_end))
+    if None not in counts:
+        return counts
+    return tuple(backend.sample(TraceQuery(settings.service, start, exported_end, color=color, limit=settings.limit,
+                                           exclude_operations=settings.exclude_operations)).requests
+                 for color in (settings.baseline_color, settings.candidate_color))
 
 
 def swap_colors(reasons):

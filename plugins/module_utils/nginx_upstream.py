@@ -31,6 +31,8 @@ MAX_WEIGHT = lb_input.MAX_WEIGHT
 # configuration: far more than any upstream keeps, and far less than exhausts the host.
 MAX_KEEPALIVE = 65535
 UPSTREAM_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
+# The tracegate.bluegreen.nginx role's nginx_control_port default.
+CONTROL_PORT = 18079
 # Words NGINX reads as blocks or directives around an upstream and in this include (and
 # `default`, `hostnames` and `volatile`, which a map reads): an upstream named so reads as
 # one of them to whoever reads the configuration.
@@ -227,6 +229,18 @@ def check_upstream_name(name):
     if name.lower() in NGINX_KEYWORDS:
         raise UpstreamError(f"upstream: {name!r} is an NGINX keyword; name the upstream otherwise")
     return name
+
+
+def upstream_name_for(service):
+    """The upstream a service gets unless it names one: its name in NGINX's variable characters,
+    prefixed so that no service name ("if", "server") turns into a keyword."""
+    return "bluegreen_" + re.sub(r"[^A-Za-z0-9_]", "_", str(service))[:90]
+
+
+def default_generation_url(name, control_port=CONTROL_PORT):
+    """Where the tracegate.bluegreen.nginx role serves an upstream's generation: the loopback-only
+    control server that nginx.conf holds for every service on the load balancer."""
+    return f"http://127.0.0.1:{int(control_port)}/.bluegreen/generation/{name}"
 
 
 def check_include_path(path, conf_path):

@@ -113,10 +113,11 @@ class NginxSplit:
     reloaded, confirmed by the generation NGINX serves, or restored and raised."""
 
     def __init__(self, runner, fetch, upstream="bluegreen_app", path=None, conf_path="/etc/nginx/nginx.conf",
-                 nginx_binary="/usr/sbin/nginx", reload_command=None, generation_url=None, reload_timeout=10.0):
+                 nginx_binary="/usr/sbin/nginx", reload_command=None, generation_url=None, reload_timeout=10.0,
+                 control_port=nginx_upstream.CONTROL_PORT):
         name = nginx_upstream.check_upstream_name(upstream)
         self.runner, self.nginx = runner, nginx_binary
-        self.generation_url = f"http://127.0.0.1/.bluegreen/generation/{name}" if generation_url is None else generation_url
+        self.generation_url = nginx_upstream.default_generation_url(name, control_port) if generation_url is None else generation_url
         self.switch = nginx_upstream.UpstreamSwitch(
             name, path or f"/etc/nginx/bluegreen/upstreams/{name}.conf", runner, fetch, conf_path=conf_path, nginx=nginx_binary,
             reload_command=reload_command or ["systemctl", "reload", "nginx.service"], generation_url=self.generation_url,

@@ -123,8 +123,9 @@ options:
   generation_url:
     description:
       - URL where NGINX serves the upstream's generation marker (the C(tracegate.bluegreen.nginx)
-        role adds this location, loopback only). Defaults to
-        C(http://127.0.0.1/.bluegreen/generation/<upstream>). An empty string skips the
+        role serves it on its loopback-only control server). Defaults to
+        C(http://127.0.0.1:18079/.bluegreen/generation/<upstream>), the role's default
+        C(nginx_control_port). An empty string skips the
         confirmation, with a warning.
     type: str
   reload_timeout:
@@ -210,6 +211,7 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.nginx_upstream
     UpstreamError,
     UpstreamSwitch,
     check_upstream_name,
+    default_generation_url,
     nginx_build,
     planned_include,
     server_params_in,
@@ -268,7 +270,7 @@ def main():
     try:
         server_check.check_health_path(p["health_path"])
         name = check_upstream_name(p["upstream"])
-        generation_url = f"http://127.0.0.1/.bluegreen/generation/{name}" if p["generation_url"] is None else p["generation_url"]
+        generation_url = default_generation_url(name) if p["generation_url"] is None else p["generation_url"]
         if generation_url and not re.match(r"https?://[^/?#]+", generation_url):
             raise UpstreamError(f"generation_url: {lb_input.shown(generation_url)} is not an http:// or https:// URL "
                                 f"naming a host; nothing was changed")

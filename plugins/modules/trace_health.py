@@ -195,6 +195,16 @@ options:
   candidate_traffic_share:
     description: Percent of load-balancer traffic sent to the candidate in the window; enables the blind-spot check.
     type: float
+  export_delay:
+    description:
+      - Seconds after a request starts in which its spans may still be missing from the
+        backend (the tracing SDK's batch delay, 5 s by default in the OpenTelemetry SDKs,
+        plus the collector's). The blind-spot check counts only the requests that started
+        before the last O(export_delay) seconds of the window, as each host exports on its
+        own timer and a short window would show a traced candidate as blind; it is
+        V(inconclusive) while that part is shorter than a second. V(0) counts the whole window.
+    type: float
+    default: 5.0
   baseline_hosts:
     description:
       - Number of hosts of the baseline color. With O(candidate_hosts), each color's traced
@@ -335,6 +345,7 @@ def main():
             exclude_operations={"type": "list", "elements": "str", "default": []},
             thresholds={"type": "dict", "options": THRESHOLD_OPTIONS},
             candidate_traffic_share={"type": "float"},
+            export_delay={"type": "float", "default": 5.0},
             baseline_hosts={"type": "int"},
             candidate_hosts={"type": "int"},
         ),
@@ -354,7 +365,7 @@ def main():
     for name in ("window", "interval", "limit"):
         if p[name] <= 0:
             module.fail_json(msg=f"{name} must be positive, got {p[name]}")
-    for name in ("bake", "hold"):
+    for name in ("bake", "hold", "export_delay"):
         if p[name] < 0:
             module.fail_json(msg=f"{name} must not be negative, got {p[name]}")
     for name in ("baseline_hosts", "candidate_hosts"):
@@ -368,7 +379,7 @@ def main():
             exclude_operations=p["exclude_operations"],
             thresholds={k: v for k, v in (p["thresholds"] or {}).items() if v is not None},
             candidate_traffic_share=p["candidate_traffic_share"], since=p["since"], baseline_end=p["baseline_end"],
-            baseline_hosts=p["baseline_hosts"], candidate_hosts=p["candidate_hosts"],
+            baseline_hosts=p["baseline_hosts"], candidate_hosts=p["candidate_hosts"], export_delay=p["export_delay"],
         )
         backend = backend_from_params(p)
     except (analysis.AnalysisError, BackendError) as exc:

@@ -14,13 +14,14 @@ from trace_servers import free_port, wait_until  # noqa: F401 (tests and harness
 
 
 def http_get(url, headers=None):
-    """(status, headers, body bytes) of one GET, an error status included."""
+    """(status, headers, body bytes) of one GET, an error status included. Headers are looked
+    up by name whatever their case, as HTTP's are (the JDK's server sends "X-app-color")."""
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        return exc.code, exc.headers, exc.read()
 
 
 VENV_BIN = Path(sys.executable).parent

@@ -29,7 +29,7 @@ def preflight(tmp_path, role, role_vars):
 
 
 def nginx_preflight(tmp_path, **role_vars):
-    return preflight(tmp_path, "nginx", dict({"nginx_servers": SERVERS}, **role_vars))
+    return preflight(tmp_path, "nginx", dict({"nginx_service_name": "checkout", "nginx_servers": SERVERS}, **role_vars))
 
 
 def test_the_defaults_pass(tmp_path):
@@ -38,11 +38,22 @@ def test_the_defaults_pass(tmp_path):
 
 
 @pytest.mark.parametrize("role_vars, named", [
+    ({"haproxy_service_name": "../etc"}, "haproxy_service_name must name the service"),
+    ({"haproxy_service_name": "checkout", "haproxy_backend_name": "app;x"}, "haproxy_backend_name the same"),
+])
+def test_haproxy_refuses_a_bad_name_naming_it(tmp_path, role_vars, named):
+    servers = [dict(server, port=8080, address=server["address"].split(":")[0]) for server in SERVERS]
+    result = preflight(tmp_path, "haproxy", dict({"haproxy_servers": servers}, **role_vars))
+    assert result.returncode != 0 and named in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("role_vars, named", [
     ({"nginx_upstream_name": "server"}, "'server' is an NGINX keyword"),
     ({"nginx_upstream_name": "app;x"}, "invalid upstream name"),
     ({"nginx_fail_timeout": "500ms"}, "fail_timeout=500ms"),
     ({"nginx_fail_timeout": "5s; return 200"}, "fail_timeout=5s;"),
     ({"nginx_max_fails": -1}, "max_fails=-1"),
+    ({"nginx_service_name": "../etc"}, "nginx_service_name must name the service"),
 ])
 def test_a_bad_setting_is_refused_naming_it(tmp_path, role_vars, named):
     result = nginx_preflight(tmp_path, **role_vars)
@@ -68,6 +79,8 @@ def test_app_env_accepts_a_service_of_either_kind(tmp_path, role_vars):
     ({"app_env_kind": "python", "app_env_wsgi_app": "a:b", "app_env_vars": {"BLUEGREEN_COLOR": "green"}}, "BLUEGREEN_COLOR"),
     ({"app_env_kind": "python", "app_env_wsgi_app": "a:b", "app_env_vars": {"MODE": "a\nBLUEGREEN_COLOR=green"}},
      "one-line values"),
+    ({"app_env_kind": "command", "app_env_command": "bin/goshop", "app_env_version_path": "/version x"}, '"/version x"'),
+    ({"app_env_kind": "command", "app_env_command": "bin/goshop", "app_env_version_path": "/v?x=1"}, '"/v?x=1"'),
 ])
 def test_app_env_refuses_a_bad_setting_naming_it(tmp_path, role_vars, named):
     result = preflight(tmp_path, "app_env", dict(APP_RELEASE, **role_vars))

@@ -87,6 +87,7 @@ all:
       url: "http://127.0.0.1:16686"
     # /stock is the demo app's own dependency, called from /api/quote: not user traffic.
     bluegreen_exclude_operations: ["GET /healthz", "GET /metrics", "GET /stock"]
+    bluegreen_probe_path: /api/quote
     bluegreen_audit_dir: "{audit_dir}"
     bluegreen_audit_signing_key: "{audit_dir}/signing.key"
     # Where each backend of the lab answers: Jaeger (real, v1 and api_v3), Prometheus (real,

@@ -41,10 +41,11 @@ def build_release(version, defects=(), cache=ROOT / ".cache", pins=(), migration
     return {"version": built["version"], "artifact": built["path"], "sha256": built["sha256"]}
 
 
-def build_goshop_release(version, defects=(), cache=ROOT / ".cache"):
-    """Builds goshop-<version>, the lab's Go service (with `defects`, e.g.
+def build_service_release(service, version, defects=(), cache=ROOT / ".cache"):
+    """Builds <service>-<version> of one of the lab's services that ship their own build.sh
+    (goshop, the Go service; jshop, the Java service), with `defects` (e.g.
     ["error_rate=0.3"]), and returns the bluegreen_release mapping."""
-    command = [str(HERE / "goshop" / "build.sh"), "--version", version, "--out", str(cache / "artifacts")]
+    command = [str(HERE / service / "build.sh"), "--version", version, "--out", str(cache / "artifacts")]
     for defect in defects:
         command += ["--defect", defect]
     built = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])

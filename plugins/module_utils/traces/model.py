@@ -202,7 +202,8 @@ class ColorSample:
     bucket bounds repeated by count). `operations` and `dependencies` map a name to
     [requests, errors, latencies_ms]. `queries` records what was asked, for the evidence;
     `skipped_spans` and `skipped_reasons` what could not be read (see SkippedSpans) and
-    `warnings` what the backend warned of.
+    `warnings` what the backend warned of. `request_starts` holds the start time (epoch
+    seconds) of every request when the sample was read from spans, None from span metrics.
     """
 
     def __init__(self, color, requests=0, errors=0, latencies_ms=None, operations=None, dependencies=None,
@@ -219,11 +220,20 @@ class ColorSample:
         self.skipped_spans = skipped.count if skipped else 0
         self.skipped_reasons = list(skipped.reasons) if skipped else []
         self.warnings = list(warnings or ())
+        self.request_starts = None
+
+    def requests_started_before(self, moment):
+        """How many of the requests started before `moment`, or None when the sample does
+        not know when its requests started."""
+        if self.request_starts is None:
+            return None
+        return sum(1 for start in self.request_starts if start < moment)
 
     @classmethod
     def from_spans(cls, color, service, spans, queries, exclude_operations=frozenset(), skipped=None):
         """Requests are the service's server spans; dependencies its client spans."""
         sample = cls(color, queries=queries, spans=len(spans), skipped=skipped)
+        sample.request_starts = []
         for span in spans:
             if not same_service(span.service, service) or (span.kind == "server" and span.name.lower() in exclude_operations):
                 continue
@@ -232,6 +242,7 @@ class ColorSample:
                 sample.requests += 1
                 sample.errors += span.error
                 sample.latencies_ms.append(latency)
+                sample.request_starts.append(span.start_us / 1e6)
                 _add(sample.operations, span.name, span.error, latency)
             elif span.kind == "client":
                 _add(sample.dependencies, span.dependency, span.error, latency)

@@ -36,9 +36,4 @@ mkdir -p "$stage/$top/bin"
 (cd "$HERE" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$stage/$top/bin/goshop" \
   -ldflags "-s -w -X main.version=$version$ldflags" .)
 echo "$version" > "$stage/$top/VERSION"
-tarball="$out/goshop-$version.tar.gz"
-tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$stage" -cf - "$top" | gzip -9n > "$tarball.tmp"
-mv "$tarball.tmp" "$tarball"
-sha256="$(sha256sum "$tarball" | cut -d' ' -f1)"
-echo "$sha256  $(basename "$tarball")" > "$tarball.sha256"
-printf '{"version": "%s", "path": "%s", "sha256": "%s"}\n' "$version" "$tarball" "$sha256"
+"$HERE/../pack_release.sh" "$stage" "$top" "$out" "$version"

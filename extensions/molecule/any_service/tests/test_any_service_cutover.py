@@ -14,7 +14,7 @@ import testinfra
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
-from tour import LabLoad, build_goshop_release, keypair, render_report, run_logged_playbook  # noqa: E402
+from tour import LabLoad, build_service_release, keypair, render_report, run_logged_playbook  # noqa: E402
 from tour import SCENARIO_TIMING as TIMING  # noqa: E402
 from tour import served_colors, verified_records  # noqa: E402
 
@@ -77,7 +77,7 @@ def lb_state():
 def test_a_healthy_release_of_goshop_goes_live_and_is_audited_under_its_name(audit, collector):
     live = only_color()
     new = "green" if live == "blue" else "blue"
-    code, lines, totals = cutover(audit, collector, build_goshop_release("1.1.0"))
+    code, lines, totals = cutover(audit, collector, build_service_release("goshop", "1.1.0"))
     assert code == 0, lines
     assert totals["errors"] == 0 and totals["non_2xx"] == 0 and totals["by_color"].get(new, 0) > 0, totals
     assert only_color() == new
@@ -95,7 +95,7 @@ def test_a_healthy_release_of_goshop_goes_live_and_is_audited_under_its_name(aud
 
 def test_a_faulty_release_of_goshop_is_rolled_back(audit, collector):
     live = only_color()
-    code, lines, totals = cutover(audit, collector, build_goshop_release("1.2.0-faulty", ["error_rate=0.3"]))
+    code, lines, totals = cutover(audit, collector, build_service_release("goshop", "1.2.0-faulty", ["error_rate=0.3"]))
     assert code != 0 and any(f"rolled_back: all traffic on {live}" in line for line in lines), lines
     assert only_color() == live
     state = lb_state()

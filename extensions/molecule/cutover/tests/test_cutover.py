@@ -138,7 +138,7 @@ def start_again(container):
     address = subprocess.run(["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
                               container], check=True, capture_output=True, text=True).stdout.strip()
     color = container.split("-")[1]
-    for backend in ("app", f"app_{color}"):
+    for backend in ("bgdemo", f"bgdemo_{color}"):
         answer = lb_host().check_output(f"echo 'set server {backend}/{color}_{container} addr {address} port 8080'"
                                         " | socat stdio /run/haproxy/admin.sock")
         assert "changed" in answer or "no need" in answer, answer

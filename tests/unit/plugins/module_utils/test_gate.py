@@ -255,3 +255,57 @@ def test_reasons_name_the_real_colors_when_green_is_the_baseline():
 def test_unknown_threshold_is_named(key):
     with pytest.raises(gate.analysis.AnalysisError, match=key):
         settings(thresholds={key: 1})
+
+
+class SpanTimedBackend:
+    """Each color's requests, one per start time, as a backend that reads spans answers them."""
+
+    def __init__(self, starts):
+        self.starts = starts
+        self.queries = []
+
+    def sample(self, query):
+        self.queries.append(query)
+        starts = [s for s in self.starts[query.color] if query.start <= s < query.end]
+        sample = ColorSample(query.color, requests=len(starts), latencies_ms=[10.0] * len(starts))
+        sample.request_starts = starts
+        return sample
+
+
+def traced_share(result):
+    return next(c for c in result["checks"] if c["check"] == "traced_share")
+
+
+def test_the_traced_share_ignores_the_last_export_delay_where_one_host_has_not_exported_yet():
+    # 5 % of 200 requests a second on green since 992; blue's host exported everything, green's
+    # only what started before 995 (its batch timer is 5 s behind): over the whole window
+    # green looks under-traced.
+    starts = {"blue": [900 + i / 190 for i in range(100 * 190)], "green": [992 + i / 10 for i in range(30)]}
+    whole = gate.look(SpanTimedBackend(starts), settings(since=992.0, candidate_traffic_share=5), 1000.0)
+    assert traced_share(whole)["outcome"] == "fail"
+    exported = gate.look(SpanTimedBackend(starts), settings(since=992.0, candidate_traffic_share=5, export_delay=6),
+                         1000.0)
+    check = traced_share(exported)
+    assert check["outcome"] == "pass" and "all exported" in check["reason"]
+    assert check["observed_share"] == pytest.approx(100 * 20 / (380 + 20), abs=0.1)
+
+
+def test_the_traced_share_waits_while_the_window_is_within_the_export_delay():
+    starts = {"blue": [995 + i / 10 for i in range(50)], "green": []}
+    result = gate.look(SpanTimedBackend(starts), settings(since=995.0, candidate_traffic_share=5, export_delay=6),
+                       1000.0)
+    assert traced_share(result)["outcome"] == "inconclusive" and result["verdict"] != "pass"
+    assert "export delay" in traced_share(result)["reason"]
+
+
+def test_a_blind_green_still_fails_the_traced_share_past_the_export_delay():
+    starts = {"blue": [940 + i / 10 for i in range(600)], "green": []}
+    result = gate.look(SpanTimedBackend(starts), settings(since=970.0, candidate_traffic_share=25, export_delay=6),
+                       1000.0)
+    assert traced_share(result)["outcome"] == "fail" and result["verdict"] == "fail"
+
+
+def test_span_metrics_samples_have_the_exported_part_asked_for():
+    backend = ScriptedBackend([((2000, 20), (100, 1))])
+    gate.look(backend, settings(since=940.0, candidate_traffic_share=5, export_delay=6), 1000.0)
+    assert [(q.color, q.start, q.end) for q in backend.queries[2:]] == [("blue", 940.0, 994.0), ("green", 940.0, 994.0)]

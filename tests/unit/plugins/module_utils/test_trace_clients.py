@@ -413,6 +413,9 @@ def test_sample_from_spans_counts_requests_errors_and_dependencies():
     assert sample.dependencies == {"stock": [1, 0, [2.0]]}
     assert sample.queries[0]["url"] == f"{BASE}/api/v2/traces"
     assert (sample.skipped_spans, sample.skipped_reasons, sample.warnings) == (0, [], [])
+    first, last = sorted(sample.request_starts)
+    assert (sample.requests_started_before(last), sample.requests_started_before(last + 1e-3)) == (1, 2)
+    assert first < last
 
 
 def test_excluded_operations_are_not_counted():

@@ -197,6 +197,14 @@ def test_the_watchdogs_own_settings_fill_what_the_state_does_not_name():
     assert (split.backend, split.state_file) == ("shop", "/srv/haproxy.state")
 
 
+def test_nginx_generations_are_read_on_the_watchdogs_control_port():
+    split = watchdog.split_of({"kind": "nginx", "nginx": {"upstream": "bluegreen_shop"}}, None, None,
+                              local={"nginx": {"control_port": 9001}})
+    assert split.generation_url == "http://127.0.0.1:9001/.bluegreen/generation/bluegreen_shop"
+    assert watchdog.split_of({"kind": "nginx", "nginx": {"upstream": "bluegreen_shop"}}, None, None).generation_url \
+        == "http://127.0.0.1:18079/.bluegreen/generation/bluegreen_shop"
+
+
 def test_one_broken_state_does_not_stop_the_round_for_the_others(tmp_path):
     write(tmp_path, "broken", dict(SHIFTING, load_balancer={"kind": "nginx", "nginx": {"upstream": "a", "path": "/etc/x"}},
                                    run_id="run-é" * 2000))

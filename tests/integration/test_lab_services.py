@@ -1,7 +1,9 @@
-"""The lab's Go service (tests/lab/goshop), built by its build.sh with the machine's Go from
-the module proxy and run as the binary a release ships: the app_env contract (BLUEGREEN_*
-variables, /version), its built-in defects, and its spans through the real OpenTelemetry Go
-SDK to an OTLP receiver, with the incoming traceparent honoured."""
+"""The lab's services other than the demo app, each built by its build.sh and run as its release
+ships it: goshop (tests/lab/goshop, a static binary built with the machine's Go from the module
+proxy, traced with the OpenTelemetry Go SDK) and jshop (tests/lab/jshop, jars run with the
+host's Java, traced with the OpenTelemetry Java SDK from Maven Central). For each: the service
+contract (BLUEGREEN_* variables, /version), its built-in defects, and its spans through the
+real SDK to an OTLP receiver, with the incoming traceparent honoured."""
 import json
 import os
 import secrets
@@ -13,31 +15,40 @@ import pytest
 from conftest import free_port, http_get, wait_until
 from otlp_sink import OtlpSink
 
-BUILD = Path(__file__).resolve().parents[1] / "lab" / "goshop" / "build.sh"
+LAB = Path(__file__).resolve().parents[1] / "lab"
+SERVICES = ["goshop", "jshop"]
 
 
-def build(out, version, *defects):
-    command = [str(BUILD), "--version", version, "--out", str(out)]
+def build(service, out, version, *defects):
+    command = [str(LAB / service / "build.sh"), "--version", version, "--out", str(out)]
     for defect in defects:
         command += ["--defect", defect]
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True, timeout=900).stdout)
 
 
-@pytest.fixture(scope="module")
-def releases(tmp_path_factory):
-    out = tmp_path_factory.mktemp("goshop")
-    return {"healthy": build(out, "1.0.0"), "faulty": build(out, "1.0.1-faulty", "error_rate=1")}
+@pytest.fixture(scope="module", params=SERVICES)
+def releases(request, tmp_path_factory):
+    service = request.param
+    out = tmp_path_factory.mktemp(service)
+    return {"service": service, "healthy": build(service, out, "1.0.0"),
+            "faulty": build(service, out, "1.0.1-faulty", "error_rate=1")}
+
+
+def program(workdir, service, release):
+    """The release unpacked in `workdir`, and the program that starts it."""
+    with tarfile.open(release["path"]) as tarball:
+        tarball.extractall(workdir, filter="data")
+    return str(workdir / f"{service}-{release['version']}" / "bin" / service)
 
 
 class RunningService:
-    def __init__(self, release, workdir, env):
-        with tarfile.open(release["path"]) as tarball:
-            tarball.extractall(workdir, filter="data")
+    def __init__(self, service, release, workdir, env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen([str(workdir / f"goshop-{release['version']}" / "bin" / "goshop")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        self.process = subprocess.Popen([program(workdir, service, release)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         env={"PATH": os.environ["PATH"], "BLUEGREEN_PORT": str(self.port), **env})
-        wait_until(lambda: self.process.poll() is not None or self.answers(), 20, "the Go service to answer")
+        # A JVM starts in seconds on a busy machine.
+        wait_until(lambda: self.process.poll() is not None or self.answers(), 60, f"{service} to answer")
 
     def answers(self):
         try:
@@ -55,13 +66,14 @@ class RunningService:
 
 
 @pytest.fixture
-def start(tmp_path):
+def start(releases, tmp_path):
     running = []
 
     def started(release, **env):
         workdir = tmp_path / f"service-{len(running)}"
         workdir.mkdir()
-        service = RunningService(release, workdir, {"BLUEGREEN_COLOR": "green", "BLUEGREEN_SERVICE": "goshop", **env})
+        service = RunningService(releases["service"], release, workdir,
+                                 {"BLUEGREEN_COLOR": "green", "BLUEGREEN_SERVICE": releases["service"], **env})
         running.append(service)
         return service
 
@@ -72,13 +84,14 @@ def start(tmp_path):
 
 
 def test_a_rebuilt_release_has_the_same_checksum(releases, tmp_path):
-    assert build(tmp_path, "1.0.0")["sha256"] == releases["healthy"]["sha256"]
+    assert build(releases["service"], tmp_path, "1.0.0")["sha256"] == releases["healthy"]["sha256"]
 
 
 def test_version_names_the_built_version_and_the_configured_color(releases, start):
     service = start(releases["healthy"], BLUEGREEN_ENVIRONMENT="staging")
     status, headers, body = service.get("/version")
-    assert status == 200 and body == {"service": "goshop", "version": "1.0.0", "color": "green", "environment": "staging"}
+    assert status == 200 and body == {"service": releases["service"], "version": "1.0.0", "color": "green",
+                                      "environment": "staging"}
     assert headers["X-App-Color"] == "green" and headers["X-App-Version"] == "1.0.0"
     assert [service.get("/api/quote")[0] for unused_index in range(20)] == [200] * 20
 
@@ -92,10 +105,9 @@ def test_a_faulty_release_fails_its_business_route_only(releases, start):
 def test_a_color_that_is_not_blue_or_green_stops_the_service(releases, tmp_path):
     workdir = tmp_path / "service"
     workdir.mkdir()
-    with tarfile.open(releases["healthy"]["path"]) as tarball:
-        tarball.extractall(workdir, filter="data")
-    done = subprocess.run([str(workdir / "goshop-1.0.0" / "bin" / "goshop")], env={"BLUEGREEN_COLOR": "purple"}, capture_output=True, text=True,
-                          timeout=30, check=False)
+    done = subprocess.run([program(workdir, releases["service"], releases["healthy"])],
+                          env={"PATH": os.environ["PATH"], "BLUEGREEN_COLOR": "purple"}, capture_output=True, text=True,
+                          timeout=60, check=False)
     assert done.returncode != 0 and 'BLUEGREEN_COLOR="purple" must be blue or green' in done.stderr
 
 
@@ -111,5 +123,5 @@ def test_spans_reach_otlp_with_the_color_the_version_and_the_callers_trace(relea
     span = spans[0]
     assert span["name"] == "GET /api/quote" and span["status"] == 2  # STATUS_CODE_ERROR
     assert span["attributes"]["http.response.status_code"] == 500 and span["attributes"]["http.route"] == "/api/quote"
-    assert span["resource"]["service.name"] == "goshop" and span["resource"]["service.version"] == "1.0.1-faulty"
+    assert span["resource"]["service.name"] == releases["service"] and span["resource"]["service.version"] == "1.0.1-faulty"
     assert span["resource"]["deployment.color"] == "green"
