@@ -80,7 +80,10 @@ def p5(inventory, version, ahead=False):
 def p3(inventory, version):
     release = build_release(version, ["error_rate=0.3"])
     with LabLoad(lab_urls(inventory), rate=60) as load:
-        code, lines, _seconds = run_playbook("cutover", inventory, dict(TIMING, bluegreen_release=release), echo=False)
+        # P3 measures the rollback under user traffic: the load test, which stops this release
+        # before any, is off.
+        code, lines, _seconds = run_playbook("cutover", inventory, dict(TIMING, bluegreen_release=release,
+                                                                        bluegreen_load_test_seconds=0), echo=False)
     if code == 0:
         raise SystemExit("P3: the faulty release was not rolled back:\n" + "\n".join(lines))
     color = new_color(lines)

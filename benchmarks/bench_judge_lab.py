@@ -29,10 +29,11 @@ sys.path.insert(0, str(ROOT / "tests" / "lab"))
 from tour import LabLoad, build_release, lab_urls, live_color, run_playbook  # noqa: E402
 
 # Short bakes and three steps so that 40 cutovers fit in about 40 minutes; the judge's
-# thresholds are its defaults.
+# thresholds are its defaults. The load test before traffic is off: this measures the
+# judge of the steps and the watch under user traffic.
 TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 12,
           "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15,
-          "bluegreen_steps": [5, 50, 100]}
+          "bluegreen_steps": [5, 50, 100], "bluegreen_load_test_seconds": 0}
 PATHS = {"/api/quote": 3, "/api/basket": 1}
 FAULTS = {
     "error rate +2 points": ["error_rate=0.02"],

@@ -212,7 +212,8 @@ def tour(inventory):
     urls = lab_urls(inventory)
     cases = [
         ("healthy release", "1.1.0", [], [], "succeeded"),
-        ("error-rate fault (30 % of requests fail)", "1.2.0-faulty", ["error_rate=0.3"], [], "rolled back"),
+        # Users' baskets fail; the load test before traffic asks quotes only, so its users see it.
+        ("basket endpoint fails (users only)", "1.2.0-faulty", ["failing_route=/api/basket"], [], "rolled back"),
         ("tracing switched off", "1.3.0-untraced", ["tracing=off"], [], "stopped before traffic"),
         ("vulnerable package (requests 2.31.0)", "1.4.0-vulnerable", [], ["requests==2.31.0"], "stopped before traffic"),
     ]
@@ -220,7 +221,7 @@ def tour(inventory):
     for title, version, defects, pins, expected in cases:
         print(f"\n== Cutover of {version}: {title}; expected: {expected}", flush=True)
         release = build_release(version, defects, pins=pins)
-        with LabLoad(urls) as load:
+        with LabLoad(urls, paths={"/api/quote": 3, "/api/basket": 1}) as load:
             extra_vars = dict(TIMING, bluegreen_release=release, bluegreen_change_ticket="CHG-DEMO",
                               bluegreen_security_advisories=str(HERE / "advisories"))
             code, _lines, seconds = run_playbook("cutover", inventory, extra_vars)
