@@ -317,7 +317,8 @@ def test_a_security_setting_changed_on_one_idle_host_stops_the_cutover_before_tr
         line, gate = stopped_before_traffic(audit, code, lines, "drift_check", other(live), load)
         assert f"within {other(live)}: units/bgdemo.service/NoNewPrivileges" in line, line
         assert f"cut-{other(live)}-2='no'" in line and f"cut-{other(live)}-1='yes'" in line, line
-        assert gate["differences"][0]["key"] == "units/bgdemo.service/NoNewPrivileges", gate
+        (weakened_key,) = [d for d in gate["differences"] if d["scope"] == f"within {other(live)}"]
+        assert weakened_key["key"] == "units/bgdemo.service/NoNewPrivileges" and weakened_key["class"] == "security", gate
     finally:
         weakened.check_output(f"rm -f {drop_in} && systemctl daemon-reload")
 
