@@ -361,7 +361,7 @@ def test_a_release_slow_only_under_load_is_stopped_by_the_load_test_before_any_u
     # Fast at the trickle of the probes and of a 5 % step; 60 ms slower above 8 requests a
     # second per host, which the live color's users make (30 per host; the rate the load test
     # reads may be half of that when the load began less than a minute ago).
-    release = build_release("1.3.4-slow-under-load", ["latency_under_load_ms=60", "load_threshold_rps=8"])
+    release = build_release("1.3.4-slowunderload", ["latency_under_load_ms=60", "load_threshold_rps=8"])
     with LabLoad(LB_URLS, rate=60) as load:
         code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
     assert any("trace_probe |" in line and "| pass" in line for line in lines), lines
@@ -383,7 +383,7 @@ def order_columns():
 def test_an_expand_migration_that_breaks_the_live_color_is_rolled_back_before_any_traffic(audit, settled_lab):
     live = settled_lab
     before = order_columns()
-    release = build_release("1.3.5-breaks-live", migrations="breaks-live")
+    release = build_release("1.3.5-dropcolumn", migrations="breaks-live")
     with LabLoad(LB_URLS, rate=60, paths={"/api/quote": 3, "/api/orders": 1}) as load:
         code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
     line, gate = stopped_before_traffic(audit, code, lines, "db_migration", other(live), load)
@@ -394,12 +394,12 @@ def test_an_expand_migration_that_breaks_the_live_color_is_rolled_back_before_an
 
 
 def test_a_compatible_migration_goes_live_and_its_contract_waits_for_the_rollback_window(audit, settled_lab):
-    release = build_release("1.3.6-orders-note", migrations="compatible")
+    release = build_release("1.3.6-ordersnote", migrations="compatible")
     window = {"bluegreen_rollback_window_seconds": 20}
     with LabLoad(LB_URLS, rate=60, paths={"/api/quote": 3, "/api/orders": 1}) as load:
         code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, **window), echo=False)
     assert code == 0, lines
-    assert any(line.startswith("db_migration | expand 1.3.6-orders-note | 1 applied, 1 contract waiting | pass")
+    assert any(line.startswith("db_migration | expand 1.3.6-ordersnote | 1 applied, 1 contract waiting | pass")
                for line in lines), lines
     assert load.totals()["non_2xx"] == 0 and load.totals()["errors"] == 0, load.totals()
     assert {"note", "legacy_code"} <= order_columns()
@@ -417,7 +417,7 @@ def test_a_compatible_migration_goes_live_and_its_contract_waits_for_the_rollbac
         time.sleep(0.5)
     code, lines, _seconds = run_playbook("migrate", INVENTORY, cutover_vars(audit, release, **window), echo=False)
     assert code == 0, lines
-    assert any(line.startswith("db_migration | contract 1.3.6-orders-note | applied 0002_drop_legacy_code.contract")
+    assert any(line.startswith("db_migration | contract 1.3.6-ordersnote | applied 0002_drop_legacy_code.contract")
                for line in lines), lines
     assert "legacy_code" not in order_columns()
     assert lab_sql("SELECT id FROM tracegate_migrations ORDER BY id").split() == [
