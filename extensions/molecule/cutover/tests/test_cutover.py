@@ -53,13 +53,17 @@ def run_playbook(playbook, inventory, extra_vars, **kwargs):
     return run_logged_playbook(playbook, inventory, extra_vars, LOG_DIR, **kwargs)
 
 
-# Every run's security gate matches the release's packages against the lab's advisories.
-SECURITY = {"bluegreen_security_advisories": str(ROOT / "tests" / "lab" / "advisories"),
-            "bluegreen_security_policy": {"forbidden_paths": ["/admin", "/debug/vars"]}}
+# Every run of bgdemo here: its security gate matches the release's packages against the
+# lab's advisories, and its migration gate runs the release's migrations on the lab's
+# PostgreSQL from the controller (through the published port) and smoke-tests its orders.
+GATES = {"bluegreen_security_advisories": str(ROOT / "tests" / "lab" / "advisories"),
+         "bluegreen_security_policy": {"forbidden_paths": ["/admin", "/debug/vars"]},
+         "bluegreen_database": {"conninfo": "host=127.0.0.1 port=35432 dbname=bgdemo user=bgdemo",
+                                "password": "bgdemo-lab-only", "smoke_paths": ["/api/orders"]}}
 
 
 def cutover_vars(audit, release, **extra):
-    return dict(TIMING, **audit, **SECURITY, bluegreen_release=release, **extra)
+    return dict(TIMING, **audit, **GATES, bluegreen_release=release, **extra)
 
 
 def cutover_in_background(audit, release, load, new_color, own_session=False, **extra):
