@@ -354,8 +354,8 @@ def test_a_partner_api_that_refuses_the_new_color_stops_the_cutover_before_traff
             code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, build_release("1.3.3")),
                                                  echo=False)
         line, gate = stopped_before_traffic(audit, code, lines, "dependency_parity", other(live), load)
-        assert f"partner-api: {other(live)} failed 20 of 40 probes, {live} 0 of 40" in line, line
-        assert gate["dependencies"]["partner-api"]["hosts"][blocked]["failures"] == 20, gate
+        assert f"partner-api: {other(live)} failed 10 of 20 probes, {live} 0 of 20" in line, line
+        assert gate["dependencies"]["partner-api"]["hosts"][blocked]["failures"] == 10, gate
     finally:
         in_network_namespace(blocked, "nft", "delete", "table", "inet", "bgparity")
 
