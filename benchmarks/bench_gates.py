@@ -97,12 +97,13 @@ def simulated():
         timed_playbook(workdir, 2, True)  # warm the caches
         rows = []
         for hosts in (2, 10, 50):
-            gate = min(timed_playbook(workdir, hosts, True) for _ in range(2))
-            ping = min(timed_playbook(workdir, hosts, False) for _ in range(2))
+            gate = min(timed_playbook(workdir, hosts, True) for _round in range(2))
+            ping = min(timed_playbook(workdir, hosts, False) for _round in range(2))
             rows.append((hosts, gate, ping))
             print(f"drift gate on {hosts:>2} simulated hosts ({FORKS} forks): {gate:.2f} s, {gate / hosts * 1000:.0f} ms per host; "
                   f"ping baseline {ping:.2f} s; ratio {gate / ping:.2f}", flush=True)
-    (_, gate10, ping10), (_, gate50, ping50) = rows[1], rows[2]
+    gate10, ping10 = rows[1][1:]
+    gate50, ping50 = rows[2][1:]
     print(f"drift gate: from 10 to 50 hosts the gate grows {gate50 / gate10:.2f} times, the ping {ping50 / ping10:.2f} "
           f"times ({os.cpu_count()} cores); at 50 hosts the gate costs {gate50 / ping50:.2f} times the ping "
           f"(goal < {RATIO_GOAL:g})")

@@ -132,7 +132,7 @@ def run(urls, rate, duration, headers=None, clients=8, timeout=5.0, context=None
         finally:
             client.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    threads = [threading.Thread(target=worker, daemon=True) for _client in range(clients)]
     for thread in threads:
         thread.start()
     # Every request leaves by the end of the duration and waits at most `timeout`.

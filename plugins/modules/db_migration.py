@@ -18,7 +18,7 @@ description:
     migration is never applied twice and one that failed is not marked.
   - With O(live_queries) (the live release's own queries, its C(migrations/queries.sql)),
     each expand migration's transaction runs them after the migration in a savepoint that
-    is rolled back: a migration that would break the live color (say, drops a column it
+    is rolled back; a migration that would break the live color (say, drops a column it
     reads) is rolled back whole and the task fails naming the query's error.
   - A contract migration runs only once a release that carries it has been live for the
     rollback window (O(live_release_ids), O(live_since), O(rollback_window)); until then it

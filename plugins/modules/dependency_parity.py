@@ -19,7 +19,7 @@ description:
     O(thresholds.min_median_delta_ms) and Mann-Whitney's test says so.
   - Fewer than O(thresholds.min_probes) probes of a color make the dependency
     V(inconclusive), never a pass. A host without results fails the verdict, naming it.
-  - The verdict is returned, not raised: the playbook decides.
+  - The verdict is returned, not raised; the playbook decides.
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
   check_mode:

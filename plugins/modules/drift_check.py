@@ -18,7 +18,7 @@ description:
     unit sandbox settings, TLS, and keys the user marks), C(package), C(config) or C(other).
     The verdict is C(fail) when a difference of a class in O(fail_on) is found between the
     colors, or any difference between two hosts of one color; the others are reported.
-  - The verdict is returned, not raised, like the trace gates': the playbook decides.
+  - The verdict is returned, not raised, like the trace gates'; the playbook decides.
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
   check_mode:
@@ -104,7 +104,7 @@ def main():
         argument_spec={
             "fingerprints": {"type": "dict", "required": True},
             "allow": {"type": "list", "elements": "str", "default": []},
-            "security_keys": {"type": "list", "elements": "str", "default": []},
+            "security_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "fail_on": {"type": "list", "elements": "str", "default": ["security"],
                         "choices": ["security", "package", "config", "other"]},
         },

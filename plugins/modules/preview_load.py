@@ -20,7 +20,7 @@ description:
   - A request that left late because every client was busy waiting for a slow answer is
     counted in C(late); none leaves after O(duration), and what could not be sent in it is
     counted in C(not_sent).
-  - Bounded: O(rate) at most 2000 per second, O(duration) at most 600 seconds, 64 clients.
+  - Bounded; O(rate) at most 2000 per second, O(duration) at most 600 seconds, 64 clients.
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
   check_mode:

@@ -22,7 +22,7 @@ description:
     from the artifact without unpacking it) against vulnerability advisories in the OSV
     format, a file or a directory of JSON files that the user keeps.
   - Anything that cannot be asked fails its check; the gate fails closed. The verdict is
-    returned, not raised: the playbook decides.
+    returned, not raised; the playbook decides.
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
   check_mode:
@@ -175,7 +175,7 @@ def main():
                 "required_headers": {"type": "dict", "default": {}},
                 "forbidden_paths": {"type": "list", "elements": "str", "default": []},
                 "allowed_ports": {"type": "list", "elements": "str", "default": []},
-                "secret_files": {"type": "list", "elements": "str", "default": []},
+                "secret_files": {"type": "list", "elements": "str", "default": [], "no_log": False},
             }},
             "url_checks": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "str", "required": True},

@@ -29,6 +29,6 @@ def test_a_fingerprint_of_this_machine_and_two_colors_built_from_it(tmp_path):
 
 
 def test_drift_check_names_a_bad_fingerprint():
-    result = run_module("drift_check", {"fingerprints": {"b": {"color": "blue", "fingerprint": {}},
-                                                          "g": {"color": "teal", "fingerprint": {}}}})
+    fingerprints = {"b": {"color": "blue", "fingerprint": {}}, "g": {"color": "teal", "fingerprint": {}}}
+    result = run_module("drift_check", {"fingerprints": fingerprints})
     assert result["failed"] is True and "fingerprints.g.color" in result["msg"], result

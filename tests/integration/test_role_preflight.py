@@ -42,7 +42,7 @@ def test_the_defaults_pass(tmp_path):
     ({"haproxy_service_name": "checkout", "haproxy_backend_name": "app;x"}, "haproxy_backend_name the same"),
 ])
 def test_haproxy_refuses_a_bad_name_naming_it(tmp_path, role_vars, named):
-    servers = [dict(server, port=8080, address=server["address"].split(":")[0]) for server in SERVERS]
+    servers = [dict(server, port=8080, address=server["address"].split(":", maxsplit=1)[0]) for server in SERVERS]
     result = preflight(tmp_path, "haproxy", dict({"haproxy_servers": servers}, **role_vars))
     assert result.returncode != 0 and named in result.stdout, result.stdout + result.stderr
 

@@ -63,7 +63,7 @@ def release_file(version):
 
 def test_the_quickstart_provisions_and_cuts_over_in_production(lab):
     code, lines, _seconds = run_logged_playbook("provision", lab["inventories"], dict(lab["vars"], **release_file("1.4.0")),
-                                           LOG_DIR, echo=False)
+                                                LOG_DIR, echo=False)
     assert code == 0, lines
     before = served_colors([LB_URL])[LB_URL]
     assert set(before["by_color"]) == {"blue"} and before["errors"] == 0, before

@@ -205,7 +205,8 @@ class DemoApp:
             attributes={"db.system": "postgresql", "db.query.text": ORDERS_QUERY, "peer.service": "postgresql"},
         ) as client_span:
             try:
-                import pg8000.native  # pylint: disable=import-outside-toplevel  (only with a database)
+                # Imported only when a database is configured.
+                import pg8000.native  # pylint: disable=import-outside-toplevel
                 connection = pg8000.native.Connection(
                     urllib.parse.unquote(url.username or ""), host=url.hostname, port=url.port or 5432,
                     database=url.path.lstrip("/"), password=urllib.parse.unquote(url.password or ""), timeout=2)
@@ -213,7 +214,8 @@ class DemoApp:
                     rows = connection.run(ORDERS_QUERY)
                 finally:
                     connection.close()
-            except Exception as exc:  # pylint: disable=broad-except  (every database error is a 500 here)
+            # Every database error is a 500 here.
+            except Exception as exc:  # pylint: disable=broad-except
                 client_span.set_status(Status(StatusCode.ERROR, str(exc)))
                 return self._json(500, {"error": f"orders: {exc}"})
         return self._json(200, {"orders": [{"id": r[0], "item": r[1], "quantity": r[2]} for r in rows],

@@ -74,7 +74,7 @@ def test_bad_input_is_refused_naming_the_field(hosts, named):
 
 
 def test_a_host_without_a_fingerprint_fails_the_gate_naming_it():
-    result = drift.compare({"blue-1": host("blue"), "green-1": {"color": "green", "fingerprint": None,
-                                                               "error": "Failed to connect to the host"}})
+    unread = {"color": "green", "fingerprint": None, "error": "Failed to connect to the host"}
+    result = drift.compare({"blue-1": host("blue"), "green-1": unread})
     assert result["verdict"] == "fail" and result["keys_compared"] == 0
     assert result["reasons"] == ["green-1 (green): no fingerprint: Failed to connect to the host"]

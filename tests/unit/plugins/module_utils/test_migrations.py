@@ -42,9 +42,9 @@ def test_a_later_migration_waits_behind_a_waiting_contract_one():
 def test_the_script_checks_the_live_queries_in_a_savepoint_it_rolls_back_before_the_ledger_line():
     migration = migrations.read_names(["0002_add_note.expand.sql"])[0]
     text = migrations.script(migration, "ALTER TABLE orders ADD COLUMN note text;", "1.2.0-o'neil", "SELECT quantity FROM orders")
-    order = [text.index(part) for part in ("CREATE TABLE IF NOT EXISTS tracegate_migrations", "ADD COLUMN note text;",
-                                          "SAVEPOINT bluegreen_live_release;", "SELECT quantity FROM orders;",
-                                          "ROLLBACK TO SAVEPOINT bluegreen_live_release;", "INSERT INTO tracegate_migrations")]
+    parts = ("CREATE TABLE IF NOT EXISTS tracegate_migrations", "ADD COLUMN note text;", "SAVEPOINT bluegreen_live_release;",
+             "SELECT quantity FROM orders;", "ROLLBACK TO SAVEPOINT bluegreen_live_release;", "INSERT INTO tracegate_migrations")
+    order = [text.index(part) for part in parts]
     assert order == sorted(order)
     assert "'1.2.0-o''neil'" in text and "'0002_add_note.expand'" in text
     assert "SAVEPOINT" not in migrations.script(migration, "SELECT 1", "1.2.0")

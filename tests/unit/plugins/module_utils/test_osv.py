@@ -10,8 +10,8 @@ REQUESTS = {
     "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
                   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.32.0"}]}]}],
 }
-LISTED = {"id": "PYSEC-0000-1", "affected": [{"package": {"ecosystem": "PyPI", "name": "Flask_Cors"},
-                                               "versions": ["3.0.9"]}]}
+LISTED = {"id": "PYSEC-0000-1",
+          "affected": [{"package": {"ecosystem": "PyPI", "name": "Flask_Cors"}, "versions": ["3.0.9"]}]}
 LAST = {"id": "OSV-LAST", "affected": [{"package": {"ecosystem": "PyPI", "name": "demo"},
                                         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.1"},
                                                                                     {"last_affected": "1.4.2"}]}]}]}

@@ -6,7 +6,7 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils import parity
 
 def probes(n, ok=True, ms=10.0, spread=2.0, seed=1):
     rng = random.Random(seed)
-    return [{"ok": ok, "ms": ms + rng.uniform(-spread, spread)} for _ in range(n)]
+    return [{"ok": ok, "ms": ms + rng.uniform(-spread, spread)} for _probe in range(n)]
 
 
 def results(green_probes, blue_probes=None):
@@ -23,7 +23,7 @@ def test_equal_colors_pass():
 
 
 def test_a_dependency_unreachable_from_one_new_host_fails_naming_it():
-    judged = parity.compare(results([{"ok": False} for _ in range(20)]), "blue")
+    judged = parity.compare(results([{"ok": False} for _probe in range(20)]), "blue")
     assert judged["verdict"] == "fail"
     assert judged["reasons"][0].startswith("partner-api: green failed 20 of 40 probes, blue 0 of 40")
     assert judged["dependencies"]["partner-api"]["hosts"]["green-1"] == {"probes": 20, "failures": 20, "median_ms": None,
@@ -43,7 +43,7 @@ def test_a_small_slowdown_within_the_margins_passes():
 
 
 def test_the_old_color_is_whichever_is_live():
-    judged = parity.compare(results(probes(20, seed=4), blue_probes=[{"ok": False} for _ in range(20)]), "green")
+    judged = parity.compare(results(probes(20, seed=4), blue_probes=[{"ok": False} for _probe in range(20)]), "green")
     assert judged["verdict"] == "fail" and judged["reasons"][0].startswith("partner-api: blue failed 20 of 40")
 
 

@@ -6,8 +6,8 @@ POLICY = {"required_headers": {"X-Content-Type-Options": "nosniff", "Cache-Contr
           "allowed_ports": ["tcp/0.0.0.0:8080", "tcp/127.0.0.1:*"],
           "secret_files": ["/etc/shop/*.env", "/etc/shop/*.key"]}
 CLEAN = {
-    "responses": {"http://lb-1/api/quote": {"status": 200, "headers": {"x-content-type-options": "nosniff",
-                                                                      "Cache-Control": "private, no-store"}}},
+    "responses": {"http://lb-1/api/quote": {
+        "status": 200, "headers": {"x-content-type-options": "nosniff", "Cache-Control": "private, no-store"}}},
     "public_paths": {"http://lb-1/admin": 404, "http://lb-1/debug/pprof": 403},
     "hosts": {"green-1": {"ports": ["tcp/0.0.0.0:8080", "tcp/127.0.0.1:4318"],
                           "modes": {"/etc/shop/app.env": "0640 root:shop", "/etc/shop/motd": "0644 root:root"}}},
@@ -29,8 +29,8 @@ def test_a_clean_idle_color_passes_every_check():
 @pytest.mark.parametrize("changes, named", [
     ({"responses": {"http://lb-1/api/quote": {"status": 200, "headers": {"Cache-Control": "no-store"}}}},
      "http://lb-1/api/quote: header X-Content-Type-Options missing"),
-    ({"responses": {"http://lb-1/api/quote": {"status": 200, "headers": {"X-Content-Type-Options": "nosniff",
-                                                                        "Cache-Control": "max-age=60"}}}},
+    ({"responses": {"http://lb-1/api/quote": {
+        "status": 200, "headers": {"X-Content-Type-Options": "nosniff", "Cache-Control": "max-age=60"}}}},
      "header Cache-Control: 'max-age=60' does not match"),
     ({"public_paths": {"http://lb-1/admin": 200}}, "http://lb-1/admin: answered 200; an admin or debug path must be refused"),
     ({"hosts": {"green-2": {"ports": ["tcp/0.0.0.0:5005"]}}}, "green-2: tcp/0.0.0.0:5005 listens, not in allowed_ports"),
