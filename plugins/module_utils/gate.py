@@ -128,6 +128,7 @@ def look(backend, settings, end, *, settled=None, alpha=None):
                 settled[(baseline_start, baseline_end)] = baseline
         candidate = backend.sample(TraceQuery(settings.service, start, end, color=settings.candidate_color,
                                               limit=settings.limit, exclude_operations=settings.exclude_operations))
+        share_requests = exported_requests(backend, settings, start, end, baseline, candidate)
     except BackendError as exc:
         reason = f"trace backend: {exc}"
         return {"verdict": "fail", "reasons": [reason], "checks": [{"check": "backend", "outcome": "fail", "reason": reason}],
@@ -136,12 +137,6 @@ def look(backend, settings, end, *, settled=None, alpha=None):
     thresholds["alpha"] = alpha
     loads = {"blue": load_per_host(baseline.requests, settings.hosts["baseline"], baseline_end - baseline_start),
              "green": load_per_host(candidate.requests, settings.hosts["candidate"], end - start)}
-    try:
-        share_requests = exported_requests(backend, settings, start, end, baseline, candidate)
-    except BackendError as exc:
-        reason = f"trace backend: {exc}"
-        return {"verdict": "fail", "reasons": [reason], "checks": [{"check": "backend", "outcome": "fail", "reason": reason}],
-                "window": window, "look_alpha": alpha}
     judged = analysis.judge(baseline, candidate, thresholds, green_traffic_share=settings.candidate_traffic_share,
                             load_per_host=loads if None not in loads.values() else None,
                             same_time=settings.baseline_end is None, share_requests=share_requests)
