@@ -111,43 +111,39 @@ def version_in(artifact):
     raise ReleaseError("the artifact has no VERSION file in its top directory")
 
 
-def python_packages_in(artifact):
-    """(wheel file names, requirements.txt text) of a release, read without unpacking it:
-    what the security gate matches against advisories."""
-    wheels, requirements = [], ""
+def _files_in(artifact, read):
+    """(every file's path below the top directory, {path: bytes} of those `read(path)`
+    keeps), without unpacking the release; every member is checked on the way (members_of)."""
+    names, contents = [], {}
     try:
         with tarfile.open(artifact, "r:gz") as archive:
             for member, relative in members_of(archive):
-                if not member.isfile():
-                    continue
-                if relative.endswith(".whl"):
-                    wheels.append(os.path.basename(relative))
-                elif relative == "requirements.txt":
-                    requirements = archive.extractfile(member).read().decode("utf-8", errors="replace")
+                if member.isfile():
+                    names.append(relative)
+                    if read(relative):
+                        contents[relative] = archive.extractfile(member).read()
     except ARCHIVE_ERRORS + (OSError,) as exc:
         raise ReleaseError(f"the artifact {artifact} is not a readable .tar.gz: {exc}") from None
-    return sorted(wheels), requirements
+    return names, contents
+
+
+def python_packages_in(artifact):
+    """(wheel file names, requirements.txt text) of a release, read without unpacking it:
+    what the security gate matches against advisories."""
+    names, contents = _files_in(artifact, lambda path: path == "requirements.txt")
+    wheels = sorted(os.path.basename(name) for name in names if name.endswith(".whl"))
+    return wheels, contents.get("requirements.txt", b"").decode("utf-8", errors="replace")
 
 
 def migrations_in(artifact):
     """({file name: SQL} of the release's migrations/*.sql but queries.sql, the text of
     migrations/queries.sql or None), read without unpacking the release."""
-    sources, queries = {}, None
+    _names, contents = _files_in(artifact, lambda path: os.path.dirname(path) == "migrations" and path.endswith(".sql"))
     try:
-        with tarfile.open(artifact, "r:gz") as archive:
-            for member, relative in members_of(archive):
-                directory, _slash, name = relative.rpartition("/")
-                if member.isfile() and directory == "migrations" and name.endswith(".sql"):
-                    text = archive.extractfile(member).read().decode("utf-8")
-                    if name == "queries.sql":
-                        queries = text
-                    else:
-                        sources[name] = text
+        texts = {os.path.basename(path): data.decode("utf-8") for path, data in contents.items()}
     except UnicodeDecodeError as exc:
         raise ReleaseError(f"the artifact {artifact} has a migration that is not UTF-8 text: {exc}") from None
-    except ARCHIVE_ERRORS + (OSError,) as exc:
-        raise ReleaseError(f"the artifact {artifact} is not a readable .tar.gz: {exc}") from None
-    return sources, queries
+    return {name: text for name, text in texts.items() if name != "queries.sql"}, texts.get("queries.sql")
 
 
 def unpack(artifact, release_dir):
