@@ -31,7 +31,9 @@ def unfit_url(urls):
     for index, url in enumerate(urls):
         try:
             parts = urlsplit(url)
-            fit = parts.scheme in PROBE_SCHEMES and bool(parts.hostname) and parts.port != 0
+            # urlsplit drops tabs and line breaks silently; the request would not.
+            fit = (parts.scheme in PROBE_SCHEMES and bool(parts.hostname) and parts.port != 0
+                   and not any(ord(c) < 33 or c == "\x7f" for c in url))
         except ValueError:  # a malformed [IPv6] host, or a port that is no number up to 65535
             fit = False
         if not fit:

@@ -109,6 +109,13 @@ def judge(policy, observed):
         raise PolicyError("policy: not a mapping")
     checks = []
 
+    responses = observed.get("responses") or {}
+    if responses:
+        # A load balancer that does not answer is not known to be safe, whatever the policy asks.
+        _check(checks, "answers", [f"{url}: no answer ({response.get('error', 'unknown error')})"
+                                   for url, response in sorted(responses.items()) if response.get("status") is None],
+               f"{len(responses)} load balancers answered on the idle color")
+
     required = policy.get("required_headers") or {}
     if not isinstance(required, dict):
         raise PolicyError("policy.required_headers: a mapping of header name to a regular expression")
@@ -120,8 +127,7 @@ def judge(policy, observed):
             raise PolicyError(f"policy.required_headers.{name}: {exc}") from exc
         for url, response in sorted((observed.get("responses") or {}).items()):
             if response.get("status") is None:
-                failures.append(f"{url}: no answer ({response.get('error', 'unknown error')}); its headers cannot be checked")
-                continue
+                continue  # the answers check names it
             headers = {key.lower(): value for key, value in (response.get("headers") or {}).items()}
             value = headers.get(name.lower())
             if value is None:

@@ -22,7 +22,7 @@ def observed(**changes):
 def test_a_clean_idle_color_passes_every_check():
     judged = security.judge(POLICY, CLEAN)
     assert judged["verdict"] == "pass"
-    assert [c["check"] for c in judged["checks"]] == ["required_headers", "forbidden_paths", "listening_ports",
+    assert [c["check"] for c in judged["checks"]] == ["answers", "required_headers", "forbidden_paths", "listening_ports",
                                                       "secret_files", "vulnerabilities"]
 
 
@@ -109,3 +109,9 @@ def test_what_could_not_be_asked_fails_closed():
 def test_a_bad_url_check_is_named(items, named):
     with pytest.raises(security.PolicyError, match=named):
         security.url_checks_of(items)
+
+
+def test_a_load_balancer_that_does_not_answer_fails_even_without_a_policy():
+    site = FakeSite({})
+    judged = security.judge({}, security.observe(site.get, ["http://lb-1"], {}, "/api/quote", [], []))
+    assert judged["verdict"] == "fail" and judged["reasons"] == ["http://lb-1/api/quote: no answer (connection refused)"]

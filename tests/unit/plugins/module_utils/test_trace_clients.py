@@ -608,6 +608,8 @@ def test_tempo_3_window_ending_now_warns_that_its_newest_seconds_were_not_search
     (["lb1:80/api"], "urls[0]: 'lb1:80/api' is not"),
     (["http://[::1/api"], "urls[0]: 'http://[::1/api' is not"),
     (["http://lb1:0/"], "urls[0]: 'http://lb1:0/' is not"),
+    (["http://lb\n1/api"], "urls[0]: 'http://lb\\n1/api' is not"),
+    (["http://lb1/a pi"], "urls[0]: 'http://lb1/a pi' is not"),
 ])
 def test_probes_go_to_http_and_https_urls_only(urls, message):
     found = probe.unfit_url(urls)
