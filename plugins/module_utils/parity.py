@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import statistics
 import time
-from urllib.parse import urlsplit
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysis
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import unfit_url
 
 DEFAULTS = {"alpha": 0.01, "max_failure_rate_delta": 0.05, "max_median_ratio": 1.5, "min_median_delta_ms": 20.0,
             "min_probes": 10}
@@ -129,8 +129,7 @@ def dependencies_of(items):
         if unknown or ("url" in item) == ("tcp" in item):
             raise ParityError(f"{field}: exactly one of url and tcp besides name" + (f" (unknown: {unknown[0]})" if unknown else ""))
         if "url" in item:
-            parts = urlsplit(str(item["url"]))
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if unfit_url([str(item["url"])]):
                 raise ParityError(f"{field}.url: {item['url']!r} is not an http:// or https:// URL naming a host")
             checked.append({"name": item["name"], "url": item["url"]})
             continue
