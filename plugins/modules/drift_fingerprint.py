@@ -61,6 +61,19 @@ options:
     description: Compare the versions of every installed Debian package.
     type: bool
     default: true
+  tls_endpoints:
+    description:
+      - The app's TLS listeners, asked from the host itself; a port (on C(127.0.0.1)) or C(address:port).
+      - Each is offered every TLS version and every cipher suite up to TLS 1.2 that the host's OpenSSL knows,
+        certificates unverified; what it accepts is the C(tls) section, compared across the colors as a
+        security setting and judged by M(tracegate.bluegreen.security_check).
+    type: list
+    elements: str
+    default: []
+  tls_timeout:
+    description: Seconds to wait for each TLS connection and handshake.
+    type: float
+    default: 3.0
 """
 
 EXAMPLES = r"""
@@ -68,12 +81,16 @@ EXAMPLES = r"""
   tracegate.bluegreen.drift_fingerprint:
     service: shop
     color: "{{ bluegreen_color }}"
+    tls_endpoints: [8443]
   register: bluegreen_fingerprint
 """
 
 RETURN = r"""
 fingerprint:
-  description: Sections C(packages), C(artifact), C(files), C(modes), C(ports), C(sysctls), C(units), C(tracing), each a mapping.
+  description:
+    - Sections C(packages), C(artifact), C(files), C(modes), C(ports), C(sysctls), C(units), C(tracing) and C(tls), each a mapping.
+    - C(tls) has, per endpoint, one key per TLS version (C(accepted), C(refused), or C(untested) when the
+      host's OpenSSL cannot offer it), C(ciphers) (suites accepted up to TLS 1.2) and C(negotiated); or C(error).
   type: dict
   returned: success
 """
@@ -83,7 +100,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils import fingerprint
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import fingerprint, tls_probe
 
 TRACING_FACT = "/etc/ansible/facts.d/tracing_agent.fact"
 
@@ -107,6 +124,8 @@ def main():
                         "default": ["net.ipv4.ip_forward", "net.ipv4.tcp_syncookies", "kernel.kptr_restrict",
                                     "kernel.dmesg_restrict"]},
             "packages": {"type": "bool", "default": True},
+            "tls_endpoints": {"type": "list", "elements": "str", "default": []},
+            "tls_timeout": {"type": "float", "default": 3.0},
         },
         supports_check_mode=True,
     )
@@ -114,6 +133,10 @@ def main():
     host = os.uname().nodename
     service, color = p["service"], p["color"]
     config_dir = f"/etc/{service}"
+    try:
+        endpoints = [tls_probe.endpoint_of(item, index) for index, item in enumerate(p["tls_endpoints"])]
+    except tls_probe.TlsProbeError as exc:
+        module.fail_json(msg=str(exc))
     try:
         files = p["files"]
         if files is None:
@@ -128,7 +151,15 @@ def main():
             "ports": {},
             "units": {},
             "tracing": {},
+            "tls": {},
         }
+        for address, port in endpoints:
+            try:
+                accepted = tls_probe.probe(address, port, p["tls_timeout"])
+            except OSError as exc:
+                accepted = {"error": str(exc) or type(exc).__name__}
+            label = tls_probe.label_of(address, port)
+            found["tls"].update({f"{label}/{setting}": value for setting, value in accepted.items()})
         for path, ipv6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
             if os.path.exists(path):
                 with open(path, encoding="ascii") as handle:

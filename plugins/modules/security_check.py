@@ -72,6 +72,29 @@ options:
         type: list
         elements: str
         default: []
+      tls:
+        description:
+          - What the app's TLS listeners must refuse, judged on the C(tls) section of the idle hosts'
+            fingerprints (O(tracegate.bluegreen.drift_fingerprint#module:tls_endpoints)); not run when no
+            listener was read.
+          - A listener that cannot be asked, completes no handshake, or whose refusal of an old version cannot
+            be tested from the host fails the check.
+        type: dict
+        default: {}
+        suboptions:
+          min_version:
+            description: The oldest TLS version a listener may accept.
+            type: str
+            default: TLSv1.2
+            choices: [TLSv1, TLSv1.1, TLSv1.2, TLSv1.3]
+          forbidden_ciphers:
+            description:
+              - Cipher suites (fnmatch patterns of OpenSSL names) no listener may accept up to TLS 1.2.
+              - The default forbids suites without authentication or encryption and those on RC4, DES, export
+                grade keys or MD5.
+            type: list
+            elements: str
+            default: ["*NULL*", "ADH-*", "AECDH-*", "*anon*", "*RC4*", "*DES*", "*EXP*", "*MD5*"]
   url_checks:
     description: The user's checks, asked on the idle color through each load balancer.
     type: list
@@ -90,7 +113,37 @@ options:
         description: A regular expression the answer's body must contain.
         type: str
   hosts:
-    description: Per idle host, its fingerprint (sections C(ports) and C(modes) are read).
+    description: Per idle host, its fingerprint (sections C(ports), C(modes) and C(tls) are read).
+    type: dict
+    default: {}
+  command_checks:
+    description:
+      - The user's checks run on every idle host (by the playbook, see O(command_results)), each a command
+        given as its arguments, never through a shell; the commands must only read.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The check's name, unique among the checks.
+        type: str
+        required: true
+      argv:
+        description: The command and its arguments.
+        type: list
+        elements: str
+        required: true
+      rc:
+        description: The expected exit code.
+        type: int
+        default: 0
+      stdout:
+        description: A regular expression the command's output must contain.
+        type: str
+  command_results:
+    description:
+      - Per idle host, what each of O(command_checks) gave, a list of C(name), C(rc), C(stdout) and C(error)
+        (why it could not run); C(null) for a host that ran none. A check missing on a host fails.
     type: dict
     default: {}
   release_artifact:
@@ -122,8 +175,12 @@ EXAMPLES = r"""
       forbidden_paths: [/admin, /debug/pprof]
       allowed_ports: ["tcp/0.0.0.0:8080", "tcp/127.0.0.1:*"]
       secret_files: ["/etc/shop/*.env"]
+      tls: {min_version: TLSv1.2}
     url_checks:
       - {path: /healthz, contains: ok}
+    command_checks:
+      - {name: no core dumps, argv: [sysctl, -n, kernel.core_pattern], stdout: "^\\|/bin/false"}
+    command_results: {green-1: [{name: no core dumps, rc: 0, stdout: "|/bin/false"}]}
     hosts: "{{ dict(groups['bluegreen_green'] | zip(groups['bluegreen_green'] | map('extract', hostvars, ['bluegreen_fingerprint', 'fingerprint']))) }}"
     release_artifact: /srv/releases/shop-2.4.1.tar.gz
     advisories: /srv/advisories
@@ -147,7 +204,9 @@ checks:
   elements: dict
   returned: success
 observed:
-  description: What was asked and answered (statuses and headers), the checked sockets and modes, and the advisories found.
+  description:
+    - What was asked and answered (statuses and headers), the checked sockets, modes and TLS listeners, the exit
+      code of each command per host (never its output), and the advisories found.
   type: dict
   returned: success
 """
@@ -176,6 +235,10 @@ def main():
                 "forbidden_paths": {"type": "list", "elements": "str", "default": []},
                 "allowed_ports": {"type": "list", "elements": "str", "default": []},
                 "secret_files": {"type": "list", "elements": "str", "default": [], "no_log": False},
+                "tls": {"type": "dict", "default": {}, "options": {
+                    "min_version": {"type": "str", "default": "TLSv1.2", "choices": list(security.TLS_PROTOCOLS)},
+                    "forbidden_ciphers": {"type": "list", "elements": "str", "default": list(security.FORBIDDEN_CIPHERS)},
+                }},
             }},
             "url_checks": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "str", "required": True},
@@ -183,6 +246,13 @@ def main():
                 "contains": {"type": "str"},
             }},
             "hosts": {"type": "dict", "default": {}},
+            "command_checks": {"type": "list", "elements": "dict", "default": [], "options": {
+                "name": {"type": "str", "required": True},
+                "argv": {"type": "list", "elements": "str", "required": True},
+                "rc": {"type": "int", "default": 0},
+                "stdout": {"type": "str"},
+            }},
+            "command_results": {"type": "dict", "default": {}},
             "release_artifact": {"type": "path"},
             "advisories": {"type": "path"},
             "request_timeout": {"type": "float", "default": 5.0},
@@ -219,13 +289,24 @@ def main():
         for host, found in sorted(p["hosts"].items()):
             if not isinstance(found, dict):
                 module.fail_json(msg=f"hosts.{host}: not a fingerprint (a mapping of sections); was it read?")
-            observed["hosts"][host] = {"ports": sorted(found.get("ports") or {}), "modes": found.get("modes") or {}}
+            observed["hosts"][host] = {"ports": sorted(found.get("ports") or {}), "modes": found.get("modes") or {},
+                                       "tls": found.get("tls") or {}}
+        if p["command_checks"]:
+            # Every idle host whose fingerprint came must have run them.
+            results = dict.fromkeys(p["hosts"], None)
+            results.update(p["command_results"])
+            observed["commands"] = {"checks": security.command_checks_of(p["command_checks"]), "results": results}
         if p["advisories"]:
             wheels, requirements = app_release.python_packages_in(p["release_artifact"])
             packages = osv.packages_of_release(wheels, requirements)
             observed["packages"] = len(packages)
             observed["vulnerabilities"] = osv.findings(packages, osv.load(p["advisories"]))
         judged = security.judge(policy, observed)
+        if "commands" in observed:
+            # Exit codes only: a command's output may hold what must not reach a log.
+            observed["commands"] = {host: None if ran is None else dict(
+                security.command_outcome(entry)[:2] for entry in ran if isinstance(entry, dict))
+                for host, ran in observed["commands"]["results"].items()}
     except (security.PolicyError, osv.OsvError, app_release.ReleaseError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, observed=observed, **judged)

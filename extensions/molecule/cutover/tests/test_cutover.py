@@ -54,10 +54,14 @@ def run_playbook(playbook, inventory, extra_vars, **kwargs):
 
 
 # Every run of bgdemo here: its security gate matches the release's packages against the
-# lab's advisories, and its migration gate runs the release's migrations on the lab's
-# PostgreSQL from the controller (through the published port) and smoke-tests its orders.
+# lab's advisories and runs a command on the idle hosts, and its migration gate runs the
+# release's migrations on the lab's PostgreSQL from the controller (through the published
+# port) and smoke-tests its orders.
 GATES = {"bluegreen_security_advisories": str(ROOT / "tests" / "lab" / "advisories"),
          "bluegreen_security_policy": {"forbidden_paths": ["/admin", "/debug/vars"]},
+         "bluegreen_security_command_checks": [{"name": "the service runs as its own user",
+                                                "argv": ["systemctl", "show", "-p", "User", "--value", "bgdemo.service"],
+                                                "stdout": "^bgdemo$"}],
          "bluegreen_database": {"conninfo": "host=127.0.0.1 port=35432 dbname=bgdemo user=bgdemo",
                                 "password": "bgdemo-lab-only", "smoke_paths": ["/api/orders"]}}
 
@@ -332,8 +336,10 @@ def test_a_release_pinning_a_vulnerable_package_is_stopped_before_traffic_naming
     release = build_release("1.3.2-vulnerable", pins=["requests==2.31.0"])
     with LabLoad(LB_URLS, rate=60) as load:
         code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release), echo=False)
-    line, _gate = stopped_before_traffic(audit, code, lines, "security_check", other(live), load)
+    line, gate = stopped_before_traffic(audit, code, lines, "security_check", other(live), load)
     assert "requests 2.31.0: GHSA-9wx4-h78v-vm56 (CVE-2024-35195), fixed in 2.32.0" in line, line
+    # Only the advisory failed: the user's command ran on both idle hosts and answered.
+    assert {"check": "commands", "outcome": "pass", "reason": "1 commands answered as expected on 2 hosts"} in gate["checks"]
 
 
 def in_network_namespace(container, *argv):

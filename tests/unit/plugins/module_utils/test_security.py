@@ -115,3 +115,105 @@ def test_a_load_balancer_that_does_not_answer_fails_even_without_a_policy():
     site = FakeSite({})
     judged = security.judge({}, security.observe(site.get, ["http://lb-1"], {}, "/api/quote", [], []))
     assert judged["verdict"] == "fail" and judged["reasons"] == ["http://lb-1/api/quote: no answer (connection refused)"]
+
+
+# What tls_probe read from nginx 1.22 on this machine kind (ssl_protocols TLSv1.2 TLSv1.3).
+STRICT_TLS = {"127.0.0.1:8443/TLSv1": "refused", "127.0.0.1:8443/TLSv1.1": "refused",
+              "127.0.0.1:8443/TLSv1.2": "accepted", "127.0.0.1:8443/TLSv1.3": "accepted",
+              "127.0.0.1:8443/negotiated": "TLSv1.3 TLS_AES_256_GCM_SHA384",
+              "127.0.0.1:8443/ciphers": ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"]}
+
+
+def tls_judged(tls, policy=None):
+    return security.judge(dict(POLICY, **(policy or {})), observed(hosts={"green-1": {"tls": tls}}))
+
+
+def test_a_listener_refusing_old_versions_and_weak_suites_passes():
+    judged = tls_judged(STRICT_TLS)
+    assert judged["verdict"] == "pass"
+    assert any(c["check"] == "tls" and c["outcome"] == "pass" for c in judged["checks"])
+
+
+@pytest.mark.parametrize("changes, policy, named", [
+    ({"127.0.0.1:8443/TLSv1.1": "accepted"}, None, "green-1: 127.0.0.1:8443: accepts TLSv1.1, below min_version TLSv1.2"),
+    ({"127.0.0.1:8443/TLSv1": "untested"}, None, "cannot tell whether it accepts TLSv1 (not tested)"),
+    ({}, {"tls": {"min_version": "TLSv1.3"}}, "green-1: 127.0.0.1:8443: accepts TLSv1.2, below min_version TLSv1.3"),
+    ({"127.0.0.1:8443/ciphers": ["AECDH-AES128-SHA", "ECDHE-RSA-AES128-GCM-SHA256", "NULL-SHA"]}, None,
+     "accepts forbidden cipher suites AECDH-AES128-SHA, NULL-SHA"),
+    ({"127.0.0.1:8443/ciphers": ["ECDHE-RSA-AES128-SHA"]}, {"tls": {"forbidden_ciphers": ["*-SHA"]}},
+     "accepts forbidden cipher suites ECDHE-RSA-AES128-SHA"),
+])
+def test_a_listener_breaking_the_tls_policy_is_named(changes, policy, named):
+    judged = tls_judged(dict(STRICT_TLS, **changes), policy)
+    assert judged["verdict"] == "fail"
+    assert any(named in reason for reason in judged["reasons"]), judged["reasons"]
+
+
+def test_a_listener_that_cannot_be_asked_or_speaks_no_tls_fails_closed():
+    judged = tls_judged({"127.0.0.1:8443/error": "[Errno 111] Connection refused"})
+    assert judged["reasons"] == ["green-1: 127.0.0.1:8443: no TLS answer ([Errno 111] Connection refused)"]
+    plain = {f"127.0.0.1:8080/{version}": "refused" for version in security.TLS_PROTOCOLS}
+    assert "completes no TLS handshake" in tls_judged(plain)["reasons"][0]
+
+
+@pytest.mark.parametrize("tls, named", [
+    ({"min_version": "SSLv3"}, "policy.tls.min_version"),
+    ({"forbidden_ciphers": "NULL"}, "policy.tls.forbidden_ciphers"),
+    ("TLSv1.2", "policy.tls:"),
+])
+def test_a_bad_tls_policy_names_its_field(tls, named):
+    with pytest.raises(security.PolicyError, match=named):
+        tls_judged(STRICT_TLS, {"tls": tls})
+
+
+CORE_PATTERN = {"name": "core dumps off", "argv": ["sysctl", "-n", "kernel.core_pattern"], "stdout": r"^\|/bin/false"}
+ENFORCING = {"name": "apparmor", "argv": ["aa-enabled"]}
+
+
+def commands_judged(results):
+    checks = security.command_checks_of([CORE_PATTERN, ENFORCING])
+    return security.judge(POLICY, observed(commands={"checks": checks, "results": results}))
+
+
+def registered(name, rc, stdout="", stderr=""):
+    """One item of a registered loop of ansible.builtin.command."""
+    return {"item": {"name": name}, "rc": rc, "stdout": stdout, "stderr": stderr, "changed": False}
+
+
+def test_commands_answering_as_expected_on_every_host_pass():
+    ran = [registered("core dumps off", 0, "|/bin/false"), registered("apparmor", 0, "Yes")]
+    judged = commands_judged({"green-1": ran, "green-2": ran})
+    assert judged["verdict"] == "pass"
+    assert [c["reason"] for c in judged["checks"] if c["check"] == "commands"] == ["2 commands answered as expected on 2 hosts"]
+
+
+def test_each_failing_command_is_named_with_its_host():
+    judged = commands_judged({
+        "green-1": [registered("core dumps off", 0, "core"), registered("apparmor", 1, "No", "disabled at boot")],
+        "green-2": None,
+        "green-3": [registered("core dumps off", 0, "|/bin/false"),
+                    {"item": {"name": "apparmor"}, "rc": 2, "msg": "[Errno 2] No such file or directory: b'aa-enabled'"}]})
+    assert judged["verdict"] == "fail"
+    assert judged["reasons"] == [
+        "green-1: core dumps off: the output does not contain '^\\\\|/bin/false'",
+        "green-1: apparmor: exited 1, expected 0 (disabled at boot)",
+        "green-2: core dumps off: could not run (did not run)",
+        "green-2: apparmor: could not run (did not run)",
+        "green-3: apparmor: exited 2, expected 0 ([Errno 2] No such file or directory: b'aa-enabled')"]
+
+
+def test_commands_that_no_host_ran_fail_closed():
+    assert commands_judged({})["reasons"] == ["no idle host ran the commands"]
+
+
+@pytest.mark.parametrize("items, named", [
+    ([{"argv": ["true"]}], r"command_checks\[0\].name"),
+    ([CORE_PATTERN, dict(CORE_PATTERN)], r"command_checks\[1\].name"),
+    ([{"name": "x", "argv": "sysctl -n kernel.core_pattern"}], r"command_checks\[0\].argv"),
+    ([{"name": "x", "argv": ["true"], "rc": "0"}], r"command_checks\[0\].rc"),
+    ([{"name": "x", "argv": ["true"], "stdout": "("}], r"command_checks\[0\].stdout"),
+    ([{"name": "x", "argv": ["true"], "shell": "true"}], r"command_checks\[0\]: unknown field shell"),
+])
+def test_a_bad_command_check_names_its_field(items, named):
+    with pytest.raises(security.PolicyError, match=named):
+        security.command_checks_of(items)
