@@ -50,6 +50,16 @@ def _url_check_failure(check):
     return None
 
 
+def _expression(value, field):
+    """An optional regular expression a user gave, or PolicyError naming the field."""
+    if value is not None:
+        try:
+            re.compile(str(value))
+        except re.error as exc:
+            raise PolicyError(f"{field}: {exc}") from exc
+    return value
+
+
 def url_checks_of(items):
     """The user's checks ([{path, status, contains}]) made whole, the bad field named."""
     if not isinstance(items, list):
@@ -64,12 +74,7 @@ def url_checks_of(items):
         status = item.get("status", 200)
         if not isinstance(status, int) or not 100 <= status <= 599:
             raise PolicyError(f"url_checks[{index}].status: an HTTP status, got {status!r}")
-        contains = item.get("contains")
-        if contains is not None:
-            try:
-                re.compile(str(contains))
-            except re.error as exc:
-                raise PolicyError(f"url_checks[{index}].contains: {exc}") from exc
+        contains = _expression(item.get("contains"), f"url_checks[{index}].contains")
         checks.append({"path": item["path"], "status": status, "contains": contains})
     return checks
 
@@ -96,12 +101,7 @@ def command_checks_of(items):
         rc = item.get("rc", 0)
         if not isinstance(rc, int) or isinstance(rc, bool):
             raise PolicyError(f"command_checks[{index}].rc: an exit code, got {rc!r}")
-        stdout = item.get("stdout")
-        if stdout is not None:
-            try:
-                re.compile(str(stdout))
-            except re.error as exc:
-                raise PolicyError(f"command_checks[{index}].stdout: {exc}") from exc
+        stdout = _expression(item.get("stdout"), f"command_checks[{index}].stdout")
         checks.append({"name": name, "argv": argv, "rc": rc, "stdout": stdout})
     return checks
 
