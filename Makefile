@@ -11,6 +11,11 @@ VENV_STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt 2>/dev/null | 
 # Java 17 and Maven: the real Zipkin server and jshop, the lab's Java service; PostgreSQL: the migration gate's tests.
 APT_PACKAGES := podman runc debootstrap wrk rsync shellcheck haproxy nginx socat prometheus stress-ng openjdk-17-jdk-headless maven postgresql
 APT_STAMP := $(ROOT)/.cache/apt-host-$(shell echo $(APT_PACKAGES) | sha256sum | cut -c1-12).stamp
+# The older ansible-core minor versions meta/runtime.yml supports, each with a controller Python
+# it supports (2.16 to 2.19 run on 3.11, AAP 2.5's EEs' Python; 2.20 needs 3.12). The newest,
+# 2.21, is the main venv's. Each gets a venv of its own from requirements/core-<version>.txt.
+CORE_MATRIX := 2.16:3.11 2.17:3.11 2.18:3.11 2.19:3.11 2.20:3.12
+CORE_VENVS := $(ROOT)/.cache/core
 COLLECTIONS := $(ROOT)/.collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen
 
@@ -22,15 +27,15 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
 .PHONY: help demo test bench bench-switch bench-judge bench-judge-lab bench-audit bench-cutover bench-gates lint sanity units integration molecule lab-up lab-down \
-        venv host-packages collection artifact lab-image trace-backends clean
+        matrix core-venvs venv host-packages collection artifact lab-image trace-backends clean
 
 help:
 	@echo "make demo      bring the lab up and run four cutovers under live load (healthy, faulty, untraced, vulnerable)"
-	@echo "make test      everything CI checks (lint, sanity, molecule, unit and integration tests)"
+	@echo "make test      everything CI checks (lint, sanity, the ansible-core matrix, molecule, unit and integration tests)"
 	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit, bench-cutover)"
 	@echo "make bench-gates  the gates before traffic: drift on 50 simulated hosts, all gates in the lab"
 	@echo "make bench-judge-lab  40 real cutovers in the lab beside a CPU load: false rollbacks, faults stopped (about 40 min)"
-	@echo "other targets: lint sanity units integration molecule lab-up lab-down clean"
+	@echo "other targets: lint sanity matrix units integration molecule lab-up lab-down clean"
 
 # --- installation ---------------------------------------------------------------------------
 
@@ -43,6 +48,20 @@ $(VENV_STAMP): requirements/dev.txt
 	touch $@
 
 venv: $(VENV_STAMP)
+
+# .cache/core/<version>/.installed-<hash>: one venv per older ansible-core, rebuilt when its pins change.
+core-venvs: collection
+	@for spec in $(CORE_MATRIX); do \
+	  core=$${spec%%:*}; python=$${spec##*:}; venv=$(CORE_VENVS)/$$core; \
+	  stamp=$$venv/.installed-$$(sha256sum < requirements/core-$$core.txt | cut -c1-12); \
+	  [ -e $$stamp ] && continue; \
+	  interpreter=$$(ls -d /root/.pyenv/versions/$$python.*/bin/python3 2>/dev/null | head -1); \
+	  [ -n "$$interpreter" ] || interpreter=$$(command -v python$$python) || { echo "Python $$python not found for ansible-core $$core"; exit 1; }; \
+	  rm -rf $$venv && $$interpreter -m venv $$venv; \
+	  $$venv/bin/python -m pip install --quiet --upgrade pip; \
+	  $$venv/bin/python -m pip install --quiet -r requirements/core-$$core.txt; \
+	  touch $$stamp; \
+	done
 
 $(APT_STAMP):
 	@# "install ok installed" only: a removed package whose config files remain is not installed.
@@ -104,11 +123,32 @@ molecule: collection lab-image trace-backends
 units: collection
 	pytest tests/unit
 
+# The unit tests and ansible-test sanity under every older supported ansible-core (the newest
+# is `units` and `sanity`).
+matrix: core-venvs
+	@for spec in $(CORE_MATRIX); do \
+	  core=$${spec%%:*}; venv=$(CORE_VENVS)/$$core; \
+	  echo "== ansible-core $$core: units"; \
+	  PATH=$$venv/bin:$$PATH $$venv/bin/python -m pytest -q -p no:cacheprovider -n 2 tests/unit; \
+	  echo "== ansible-core $$core: sanity"; \
+	  PATH=$$venv/bin:$$PATH SANITY_PYTHON=$${spec##*:} tests/sanity/run.sh; \
+	done
+
 integration: collection host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/integration
 
-# pytest runs last so that its summary line closes the output.
-test: lint sanity molecule host-packages trace-backends
+# The matrix (CPU work, niced) runs beside the lab scenarios, which mostly wait on bakes and
+# holds; its output is printed once both are done. pytest runs last so that its summary line
+# closes the output.
+test: lint sanity core-venvs collection lab-image trace-backends host-packages
+	@mkdir -p .build
+	@nice -n 10 $(MAKE) --no-print-directory matrix > .build/matrix.log 2>&1 & matrix=$$!; \
+	  status=0; $(MAKE) --no-print-directory molecule || status=$$?; \
+	  wait $$matrix && matrix_status=0 || matrix_status=$$?; \
+	  cat .build/matrix.log; \
+	  if [ $$matrix_status -ne 0 ]; then echo "make matrix failed ($$matrix_status)"; fi; \
+	  if [ $$status -ne 0 ]; then echo "make molecule failed ($$status)"; fi; \
+	  [ $$status -eq 0 ] && [ $$matrix_status -eq 0 ]
 	@# Two workers (CI has two cores); whole files per worker, as module fixtures start servers.
 	pytest -n 2 --dist loadfile tests/unit tests/integration
 

@@ -122,7 +122,7 @@ def _files_in(artifact, read):
                     names.append(relative)
                     if read(relative):
                         contents[relative] = archive.extractfile(member).read()
-    except ARCHIVE_ERRORS + (OSError,) as exc:
+    except (*ARCHIVE_ERRORS, OSError) as exc:
         raise ReleaseError(f"the artifact {artifact} is not a readable .tar.gz: {exc}") from None
     return names, contents
 

@@ -32,9 +32,9 @@ def endpoint_of(item, index=0):
     text = str(item).strip()
     address, port = "127.0.0.1", text
     if text.startswith("["):
-        address, _, port = text[1:].partition("]:")
+        address, _colon, port = text[1:].partition("]:")
     elif ":" in text:
-        address, _, port = text.rpartition(":")
+        address, _colon, port = text.rpartition(":")
     if not port.isdigit() or not 0 < int(port) < 65536 or not address or any(c.isspace() for c in address):
         raise TlsProbeError(f"tls_endpoints[{index}]: {item!r} is not a port or address:port")
     return address, int(port)

@@ -157,7 +157,7 @@ def main():
             try:
                 accepted = tls_probe.probe(address, port, p["tls_timeout"])
             except OSError as exc:
-                accepted = {"error": str(exc) or type(exc).__name__}
+                accepted = {"error": str(exc) or exc.__class__.__name__}
             label = tls_probe.label_of(address, port)
             found["tls"].update({f"{label}/{setting}": value for setting, value in accepted.items()})
         for path, ipv6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):

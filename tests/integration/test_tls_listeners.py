@@ -3,7 +3,6 @@
 listener configured as a hardened service would be, one as a legacy one."""
 import socket
 import subprocess
-from pathlib import Path
 
 import pytest
 from conftest import free_port, wait_until

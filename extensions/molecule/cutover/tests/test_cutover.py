@@ -434,6 +434,21 @@ def test_a_compatible_migration_goes_live_and_its_contract_waits_for_the_rollbac
         "0001_orders_note.expand", "0002_drop_legacy_code.contract"]
 
 
+# Right after a finished cutover, which it undoes (finished_cutover runs one when it runs alone).
+def test_rollback_on_demand_returns_every_request_to_the_previous_color(audit):
+    finished_cutover(audit)
+    live = live_color()
+    with LabLoad(LB_URLS, rate=60) as load:
+        code, lines, _seconds = run_playbook("rollback", INVENTORY, dict(TIMING, **audit), echo=False)
+    assert code == 0, lines
+    totals = load.totals()
+    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
+    for url, seen in served_colors().items():
+        assert set(seen["by_color"]) == {other(live)}, (url, seen)
+    records = verify_log(audit, audit_logs(audit)[-1])
+    assert records[0]["operation"] == "rollback" and any(record["type"] == "rollback" for record in records)
+
+
 def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
     release = build_release("1.4.0")
     live = settled_lab
@@ -607,20 +622,6 @@ def test_a_run_slowed_past_its_deadline_stops_when_the_watchdog_has_acted_and_ne
     assert [int(record["step"]) for record in changes] == [5], changes
     totals = load.totals()
     assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
-
-
-def test_rollback_on_demand_returns_every_request_to_the_previous_color(audit):
-    finished_cutover(audit)
-    live = live_color()
-    with LabLoad(LB_URLS, rate=60) as load:
-        code, lines, _seconds = run_playbook("rollback", INVENTORY, dict(TIMING, **audit), echo=False)
-    assert code == 0, lines
-    totals = load.totals()
-    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
-    for url, seen in served_colors().items():
-        assert set(seen["by_color"]) == {other(live)}, (url, seen)
-    records = verify_log(audit, audit_logs(audit)[-1])
-    assert records[0]["operation"] == "rollback" and any(record["type"] == "rollback" for record in records)
 
 
 def test_a_gradual_rollback_walks_the_steps_back_without_a_failed_request(audit, settled_lab):
