@@ -11,6 +11,7 @@ Certificates are not verified: the question is what the listener accepts, not wh
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import warnings
@@ -20,6 +21,8 @@ PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 # client without one, so offering them only lengthens the handshake.
 _NOT_OFFERED = ("PSK", "SRP")
 ACCEPTED, REFUSED, UNTESTED = "accepted", "refused", "untested"
+# An IPv4 or IPv6 address or a DNS name: nothing the resolver would choke on (non-ASCII, spaces).
+_HOST_NAME = re.compile(r"[A-Za-z0-9.:_-]{1,253}")
 
 
 class TlsProbeError(ValueError):
@@ -35,7 +38,7 @@ def endpoint_of(item, index=0):
         address, _colon, port = text[1:].partition("]:")
     elif ":" in text:
         address, _colon, port = text.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536 or not address or any(c.isspace() for c in address):
+    if not (len(port) <= 5 and port.isascii() and port.isdigit() and 0 < int(port) < 65536) or not _HOST_NAME.fullmatch(address):
         raise TlsProbeError(f"tls_endpoints[{index}]: {item!r} is not a port or address:port")
     return address, int(port)
 
@@ -79,28 +82,18 @@ def handshake(address, port, context, timeout):
             return None
 
 
-def _offerable(lowest, highest):
-    try:
-        _context(lowest, highest)
-    except (ValueError, ssl.SSLError):
-        return False
-    return True
-
-
 def probe(address, port, timeout=3.0):
     """{"TLSv1": "accepted"|"refused"|"untested", ..., "ciphers": [...], "negotiated": "TLSv1.3
     TLS_AES_256_GCM_SHA384"}; untested: this host's OpenSSL cannot offer that version.
     Raises OSError when the listener cannot be reached."""
     found = {}
     for name in PROTOCOLS:
-        if not _offerable(name, name):
+        try:
+            context = _context(name, name)
+        except (ValueError, ssl.SSLError):
             found[name] = UNTESTED
             continue
-        try:
-            chosen = handshake(address, port, _context(name, name), timeout)
-        except ssl.SSLError:
-            chosen = None
-        found[name] = ACCEPTED if chosen else REFUSED
+        found[name] = ACCEPTED if handshake(address, port, context, timeout) else REFUSED
     chosen = handshake(address, port, _context("TLSv1", "TLSv1.3", "DEFAULT"), timeout)
     found["negotiated"] = " ".join(chosen) if chosen else None
     found["ciphers"] = _accepted_ciphers(address, port, found, timeout)
