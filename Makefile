@@ -111,7 +111,7 @@ demo: lab-up
 lint: collection
 	ansible-lint --profile production
 
-sanity: collection
+sanity: collection host-packages
 	tests/sanity/run.sh
 	@# Modules and module_utils run on the hosts' Pythons: compiled and imported there too
 	@# (3.11, Debian 12's; 3.9, the oldest the collection supports on hosts).
@@ -138,16 +138,19 @@ integration: collection host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/integration
 
 # The matrix (CPU work, niced) runs beside the lab scenarios, which mostly wait on bakes and
-# holds; its output is printed once both are done. pytest runs last so that its summary line
-# closes the output.
+# holds; its output is printed once both are done, then what failed in the scenarios (their
+# output scrolled by before the matrix's). pytest runs last so that its summary line closes the output.
 test: lint sanity core-venvs collection lab-image trace-backends host-packages
 	@mkdir -p .build
 	@nice -n 10 $(MAKE) --no-print-directory matrix > .build/matrix.log 2>&1 & matrix=$$!; \
-	  status=0; $(MAKE) --no-print-directory molecule || status=$$?; \
+	  status=0; $(MAKE) --no-print-directory molecule 2>&1 | tee .build/molecule.log || status=$$?; \
 	  wait $$matrix && matrix_status=0 || matrix_status=$$?; \
 	  cat .build/matrix.log; \
 	  if [ $$matrix_status -ne 0 ]; then echo "make matrix failed ($$matrix_status)"; fi; \
-	  if [ $$status -ne 0 ]; then echo "make molecule failed ($$status)"; fi; \
+	  if [ $$status -ne 0 ]; then \
+	    echo "make molecule failed ($$status); its failures (all of it in .build/molecule.log):"; \
+	    grep -E '^(FAILED|ERROR) |^E  +|fatal: \[|^CRITICAL|failed=[1-9]' .build/molecule.log | tail -60 || true; \
+	  fi; \
 	  [ $$status -eq 0 ] && [ $$matrix_status -eq 0 ]
 	@# Two workers (CI has two cores); whole files per worker, as module fixtures start servers.
 	pytest -n 2 --dist loadfile tests/unit tests/integration

@@ -1476,9 +1476,11 @@ def main(argv=None):
         standin = StandIn(args.tempo_version, args.multitenant)
     except ValueError as exc:
         parser.error(str(exc))
-    serve(standin, args.address, args.otlp_port, args.tempo_port)
-    print(f"LAB STAND-IN for Tempo {standin.behaviour.text} on {args.address}: OTLP/HTTP :{args.otlp_port}, "
-          f"Tempo API :{args.tempo_port}{' (multitenant)' if args.multitenant else ''}", flush=True)
+    servers = serve(standin, args.address, args.otlp_port, args.tempo_port)
+    # the bound ports, not the asked ones: port 0 lets a caller take a free port without a race
+    otlp_port, tempo_port = (servers[api].server_address[1] for api in ("otlp", "tempo"))
+    print(f"LAB STAND-IN for Tempo {standin.behaviour.text} on {args.address}: OTLP/HTTP :{otlp_port}, "
+          f"Tempo API :{tempo_port}{' (multitenant)' if args.multitenant else ''}", flush=True)
     threading.Event().wait()
 
 

@@ -6,10 +6,10 @@ import base64
 import gzip
 import importlib.util
 import json
-import socket
+import re
+import select
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -618,29 +618,21 @@ def test_standin_labelled_as_a_lab_standin():
     assert ts.__doc__.startswith("LAB STAND-IN for Grafana Tempo. It is NOT Tempo.")
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_standin_command_line(tmp_path):
-    otlp_port, tempo_port = free_port(), free_port()
+def test_standin_command_line():
+    # port 0 and the ports read from the startup line: ports picked here and handed over could be
+    # taken by another test's server in between, which then answers in the stand-in's place
     process = subprocess.Popen(
-        [sys.executable, str(STANDIN_PATH), "--address", "127.0.0.1", "--otlp-port", str(otlp_port),
-         "--tempo-port", str(tempo_port), "--tempo-version", "2.9", "--multitenant"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [sys.executable, str(STANDIN_PATH), "--address", "127.0.0.1", "--otlp-port", "0",
+         "--tempo-port", "0", "--tempo-version", "2.9", "--multitenant"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if call(urllib.request.Request(f"http://127.0.0.1:{tempo_port}/ready"))[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, process.stdout.read()
-            assert time.monotonic() < deadline, "the stand-in did not answer /ready in time"
-            time.sleep(0.05)
+        ready, _, _ = select.select([process.stdout], [], [], 20)
+        assert ready, "the stand-in printed no startup line in time"
+        line = process.stdout.readline()
+        ports = re.search(r"OTLP/HTTP :(\d+), Tempo API :(\d+) \(multitenant\)", line)
+        assert ports, line + process.stdout.read()
+        otlp_port, tempo_port = (int(port) for port in ports.groups())
+        assert call(urllib.request.Request(f"http://127.0.0.1:{tempo_port}/ready"))[0] == 200
         base = f"http://127.0.0.1:{tempo_port}"
         info = json.loads(call(urllib.request.Request(base + "/api/status/buildinfo"))[2])
         assert info["version"] == "v2.9.5"
