@@ -626,8 +626,8 @@ def test_standin_command_line():
          "--tempo-port", "0", "--tempo-version", "2.9", "--multitenant"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        ready, _, _ = select.select([process.stdout], [], [], 20)
-        assert ready, "the stand-in printed no startup line in time"
+        readable = select.select([process.stdout], [], [], 20)[0]
+        assert readable, "the stand-in printed no startup line in time"
         line = process.stdout.readline()
         ports = re.search(r"OTLP/HTTP :(\d+), Tempo API :(\d+) \(multitenant\)", line)
         assert ports, line + process.stdout.read()
