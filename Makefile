@@ -27,7 +27,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
 .PHONY: help demo test bench bench-switch bench-judge bench-judge-lab bench-audit bench-cutover bench-gates lint sanity units integration molecule lab-up lab-down \
-        matrix core-venvs venv host-packages collection artifact lab-image trace-backends clean
+        checks matrix core-venvs venv host-packages collection artifact lab-image trace-backends clean
 
 help:
 	@echo "make demo      bring the lab up and run four cutovers under live load (healthy, faulty, untraced, vulnerable)"
@@ -35,7 +35,7 @@ help:
 	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit, bench-cutover)"
 	@echo "make bench-gates  the gates before traffic: drift on 50 simulated hosts, all gates in the lab"
 	@echo "make bench-judge-lab  40 real cutovers in the lab beside a CPU load: false rollbacks, faults stopped (about 40 min)"
-	@echo "other targets: lint sanity matrix units integration molecule lab-up lab-down clean"
+	@echo "other targets: checks (everything but the lab) lint sanity matrix units integration molecule lab-up lab-down clean"
 
 # --- installation ---------------------------------------------------------------------------
 
@@ -117,8 +117,11 @@ sanity: collection host-packages
 	@# (3.11, Debian 12's; 3.9, the oldest the collection supports on hosts).
 	for version in 3.11 3.9; do SANITY_PYTHON=$$version tests/sanity/run.sh --test compile --test import; done
 
-molecule: collection lab-image trace-backends
-	cd extensions && molecule test --all
+# The any_service scenario's cases run their playbooks on the oldest supported ansible-core
+# (its conftest.py), the cutover scenario's on the newest.
+molecule: collection core-venvs lab-image trace-backends
+	cd extensions && BLUEGREEN_CASES_CORE=$(CORE_VENVS)/$(firstword $(subst :, ,$(firstword $(CORE_MATRIX)))) \
+	  molecule test --all
 
 units: collection
 	pytest tests/unit
@@ -137,23 +140,25 @@ matrix: core-venvs
 integration: collection host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/integration
 
-# The matrix (CPU work, niced) runs beside the lab scenarios, which mostly wait on bakes and
-# holds; its output is printed once both are done, then what failed in the scenarios (their
-# output scrolled by before the matrix's). pytest runs last so that its summary line closes the output.
-test: lint sanity core-venvs collection lab-image trace-backends host-packages
+# Everything but the lab scenarios, one after the other.
+checks: lint sanity matrix host-packages trace-backends
+	pytest -n 2 --dist loadfile tests/unit tests/integration
+
+# The checks (CPU work, niced) run beside the lab scenarios, which mostly wait on bakes and
+# holds. The scenarios' output scrolls by first; the checks' follows once both are done (pytest's
+# summary line closing it), then what failed in the scenarios.
+test: core-venvs collection lab-image trace-backends host-packages
 	@mkdir -p .build
-	@nice -n 10 $(MAKE) --no-print-directory matrix > .build/matrix.log 2>&1 & matrix=$$!; \
+	@nice -n 10 $(MAKE) --no-print-directory checks > .build/checks.log 2>&1 & checks=$$!; \
 	  status=0; $(MAKE) --no-print-directory molecule 2>&1 | tee .build/molecule.log || status=$$?; \
-	  wait $$matrix && matrix_status=0 || matrix_status=$$?; \
-	  cat .build/matrix.log; \
-	  if [ $$matrix_status -ne 0 ]; then echo "make matrix failed ($$matrix_status)"; fi; \
+	  wait $$checks && checks_status=0 || checks_status=$$?; \
+	  cat .build/checks.log; \
+	  if [ $$checks_status -ne 0 ]; then echo "make checks failed ($$checks_status)"; fi; \
 	  if [ $$status -ne 0 ]; then \
 	    echo "make molecule failed ($$status); its failures (all of it in .build/molecule.log):"; \
 	    grep -E '^(FAILED|ERROR) |^E  +|fatal: \[|^CRITICAL|failed=[1-9]' .build/molecule.log | tail -60 || true; \
 	  fi; \
-	  [ $$status -eq 0 ] && [ $$matrix_status -eq 0 ]
-	@# Two workers (CI has two cores); whole files per worker, as module fixtures start servers.
-	pytest -n 2 --dist loadfile tests/unit tests/integration
+	  [ $$status -eq 0 ] && [ $$checks_status -eq 0 ]
 
 bench: bench-switch bench-judge bench-audit bench-cutover
 

@@ -1,0 +1,29 @@
+"""With BLUEGREEN_CASES_CORE set to an ansible-core venv (make molecule sets the oldest the
+collection supports, .cache/core/2.16), every playbook the cases run is run by that venv's
+ansible-playbook: this scenario is where the oldest ansible-core cuts over real hosts, the
+cutover scenario is where the newest does. The converge is molecule's, on the newest."""
+import os
+import subprocess
+from pathlib import Path
+
+import ansible_collections
+import pytest
+
+CASES_CORE = os.environ.get("BLUEGREEN_CASES_CORE")
+if CASES_CORE:
+    os.environ["PATH"] = f"{Path(CASES_CORE) / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    # The older venv holds ansible-core alone: the dependency collections (containers.podman
+    # for the lab's connection, community.general, ...) come from the newest venv's bundle.
+    bundle = Path(ansible_collections.__path__[0]).parent
+    os.environ["ANSIBLE_COLLECTIONS_PATH"] = f"{os.environ['ANSIBLE_COLLECTIONS_PATH']}{os.pathsep}{bundle}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cases_core():
+    """The ansible-core the cases' playbooks run on, checked once: a PATH that silently fell
+    back to the newest would prove nothing about the oldest."""
+    version = subprocess.run(["ansible-playbook", "--version"], capture_output=True, text=True, check=True).stdout
+    if CASES_CORE:
+        expected = Path(CASES_CORE).name
+        assert f"core {expected}." in version.splitlines()[0], version
+    return version.splitlines()[0]
