@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The AWX objects of tracegate.bluegreen: awx/import.json, in the format `awx import` reads
 (awxkit's ApiV2.import_assets: assets by resource, each with its natural key, dependent
 objects under `related`), generated from awx/objects.yml; and `check`, which holds those

@@ -191,7 +191,7 @@ def _may_hold(condition, constants):
     """False only when the condition names nothing but the constants and is false with them."""
     if not isinstance(condition, str):
         return bool(condition)
-    read, _ = names_in(condition, bare=True)
+    read = names_in(condition, bare=True)[0]
     if not read or not read <= set(constants):
         return True
     try:
