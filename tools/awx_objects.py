@@ -216,6 +216,8 @@ def check(objects):
         defaults = {variable for variable, field in survey.items() if "default" in field}
         require(f"schedule {schedule['name']}", template, answers | defaults)
 
+    read_anywhere = set().union(*(playbook_vars(t["playbook"]).reads for t in templates.values()))
+    problems.extend(f"inventory: variable {name} is read by no playbook" for name in sorted(inventory_vars - read_anywhere))
     named = set().union(*(playbook_vars(t["playbook"]).groups - playbook_vars(t["playbook"]).added_groups for t in templates.values()))
     groups = set(objects["inventory"]["groups"])
     problems.extend(f"inventory: no group {group}, which the playbooks name" for group in sorted(named - groups))

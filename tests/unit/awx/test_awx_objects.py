@@ -98,6 +98,11 @@ def test_a_group_the_playbooks_name_is_missing(objects):
         "inventory: no group bluegreen_lb, which the playbooks name", "inventory: group bluegreen_spare is named by no playbook"]
 
 
+def test_an_inventory_variable_no_playbook_reads(objects):
+    objects["inventory"]["variables"]["bluegreen_region"] = "eu"
+    assert awx_objects.check(objects) == ["inventory: variable bluegreen_region is read by no playbook"]
+
+
 def test_a_schedule_answers_its_templates_survey_only(objects):
     objects["schedules"][0]["survey_answers"]["bluegreen_steps"] = "[50, 100]"
     del objects["schedules"][0]["survey_answers"]["bluegreen_release_sha256"]
