@@ -16,6 +16,9 @@ APT_STAMP := $(ROOT)/.cache/apt-host-$(shell echo $(APT_PACKAGES) | sha256sum | 
 # 2.21, is the main venv's. Each gets a venv of its own from requirements/core-<version>.txt.
 CORE_MATRIX := 2.16:3.11 2.17:3.11 2.18:3.11 2.19:3.11 2.20:3.12
 CORE_VENVS := $(ROOT)/.cache/core
+# awxkit, what `awx import` runs, in a venv of its own: tests/unit/awx checks awx/import.json against it.
+AWXKIT_VENV := $(ROOT)/.cache/awxkit
+AWXKIT_STAMP := $(AWXKIT_VENV)/.installed-$(shell cat requirements/awxkit.txt 2>/dev/null | sha256sum | cut -c1-12)
 COLLECTIONS := $(ROOT)/.collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen
 
@@ -27,7 +30,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
 .PHONY: help demo test bench bench-switch bench-judge bench-judge-lab bench-audit bench-cutover bench-gates lint sanity units integration molecule lab-up lab-down \
-        checks matrix core-venvs venv host-packages collection artifact lab-image trace-backends clean
+        checks matrix core-venvs awxkit venv host-packages collection artifact lab-image trace-backends clean
 
 help:
 	@echo "make demo      bring the lab up and run four cutovers under live load (healthy, faulty, untraced, vulnerable)"
@@ -35,7 +38,7 @@ help:
 	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit, bench-cutover)"
 	@echo "make bench-gates  the gates before traffic: drift on 50 simulated hosts, all gates in the lab"
 	@echo "make bench-judge-lab  40 real cutovers in the lab beside a CPU load: false rollbacks, faults stopped (about 40 min)"
-	@echo "other targets: checks (everything but the lab) lint sanity matrix units integration molecule lab-up lab-down clean"
+	@echo "other targets: checks (everything but the lab) lint sanity matrix units integration molecule lab-up lab-down awxkit clean"
 
 # --- installation ---------------------------------------------------------------------------
 
@@ -62,6 +65,14 @@ core-venvs: collection
 	  $$venv/bin/python -m pip install --quiet -r requirements/core-$$core.txt; \
 	  touch $$stamp; \
 	done
+
+# Without a pip of its own (ensurepip takes longer than the install): the main venv's pip fills it.
+$(AWXKIT_STAMP): requirements/awxkit.txt $(VENV_STAMP)
+	rm -rf $(AWXKIT_VENV) && $(PYTHON312) -m venv --without-pip $(AWXKIT_VENV)
+	$(VENV)/bin/python -m pip --python $(AWXKIT_VENV)/bin/python install --quiet -r requirements/awxkit.txt
+	touch $@
+
+awxkit: $(AWXKIT_STAMP)
 
 $(APT_STAMP):
 	@# "install ok installed" only: a removed package whose config files remain is not installed.
@@ -123,7 +134,7 @@ molecule: collection core-venvs lab-image trace-backends
 	cd extensions && BLUEGREEN_CASES_CORE=$(CORE_VENVS)/$(firstword $(subst :, ,$(firstword $(CORE_MATRIX)))) \
 	  molecule test --all
 
-units: collection
+units: collection awxkit
 	pytest tests/unit
 
 # The unit tests and ansible-test sanity under every older supported ansible-core (the newest
@@ -141,13 +152,13 @@ integration: collection host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/integration
 
 # Everything but the lab scenarios, one after the other.
-checks: lint sanity matrix host-packages trace-backends
+checks: lint sanity matrix awxkit host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/unit tests/integration
 
 # The checks (CPU work, niced) run beside the lab scenarios, which mostly wait on bakes and
 # holds. The scenarios' output scrolls by first; the checks' follows once both are done (pytest's
 # summary line closing it), then what failed in the scenarios.
-test: core-venvs collection lab-image trace-backends host-packages
+test: core-venvs awxkit collection lab-image trace-backends host-packages
 	@mkdir -p .build
 	@nice -n 10 $(MAKE) --no-print-directory checks > .build/checks.log 2>&1 & checks=$$!; \
 	  status=0; $(MAKE) --no-print-directory molecule 2>&1 | tee .build/molecule.log || status=$$?; \
