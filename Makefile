@@ -16,6 +16,7 @@ APT_STAMP := $(ROOT)/.cache/apt-host-$(shell echo $(APT_PACKAGES) | sha256sum | 
 # 2.21, is the main venv's. Each gets a venv of its own from requirements/core-<version>.txt.
 CORE_MATRIX := 2.16:3.11 2.17:3.11 2.18:3.11 2.19:3.11 2.20:3.12
 CORE_VENVS := $(ROOT)/.cache/core
+OLDEST_CORE := $(firstword $(subst :, ,$(firstword $(CORE_MATRIX))))
 COLLECTIONS := $(ROOT)/.collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen
 
@@ -27,7 +28,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
 .PHONY: help demo test bench bench-switch bench-judge bench-judge-lab bench-audit bench-cutover bench-gates lint sanity units integration molecule lab-up lab-down \
-        checks matrix core-venvs venv host-packages collection artifact lab-image trace-backends clean
+        checks collection-install-check matrix core-venvs venv host-packages collection artifact lab-image trace-backends clean
 
 help:
 	@echo "make demo      bring the lab up and run four cutovers under live load (healthy, faulty, untraced, vulnerable)"
@@ -35,7 +36,7 @@ help:
 	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit, bench-cutover)"
 	@echo "make bench-gates  the gates before traffic: drift on 50 simulated hosts, all gates in the lab"
 	@echo "make bench-judge-lab  40 real cutovers in the lab beside a CPU load: false rollbacks, faults stopped (about 40 min)"
-	@echo "other targets: checks (everything but the lab) lint sanity matrix units integration molecule lab-up lab-down clean"
+	@echo "other targets: checks (everything but the lab) lint sanity collection-install-check matrix units integration molecule lab-up lab-down clean"
 
 # --- installation ---------------------------------------------------------------------------
 
@@ -126,6 +127,11 @@ molecule: collection core-venvs lab-image trace-backends
 units: collection
 	pytest tests/unit
 
+# The tarball Galaxy would ship, installed into an empty collections path: ansible-doc of the
+# newest and of the oldest supported ansible-core lists every module, callback, filter and role.
+collection-install-check: core-venvs
+	python3 tests/collection/install_check.py $(VENV)/bin $(CORE_VENVS)/$(OLDEST_CORE)/bin
+
 # The unit tests and ansible-test sanity under every older supported ansible-core (the newest
 # is `units` and `sanity`).
 matrix: core-venvs
@@ -141,7 +147,7 @@ integration: collection host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/integration
 
 # Everything but the lab scenarios, one after the other.
-checks: lint sanity matrix host-packages trace-backends
+checks: lint sanity collection-install-check matrix host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/unit tests/integration
 
 # The checks (CPU work, niced) run beside the lab scenarios, which mostly wait on bakes and
