@@ -19,6 +19,7 @@ CORE_VENVS := $(ROOT)/.cache/core
 # awxkit, what `awx import` runs, in a venv of its own: tests/unit/awx checks awx/import.json against it.
 AWXKIT_VENV := $(ROOT)/.cache/awxkit
 AWXKIT_STAMP := $(AWXKIT_VENV)/.installed-$(shell cat requirements/awxkit.txt 2>/dev/null | sha256sum | cut -c1-12)
+OLDEST_CORE := $(firstword $(subst :, ,$(firstword $(CORE_MATRIX))))
 COLLECTIONS := $(ROOT)/.collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen
 
@@ -30,7 +31,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
 .PHONY: help demo test bench bench-switch bench-judge bench-judge-lab bench-audit bench-cutover bench-gates lint sanity units integration molecule lab-up lab-down \
-        checks matrix core-venvs awxkit venv host-packages collection artifact lab-image trace-backends clean
+        checks collection-install-check matrix core-venvs awxkit venv host-packages collection artifact lab-image trace-backends clean
 
 help:
 	@echo "make demo      bring the lab up and run four cutovers under live load (healthy, faulty, untraced, vulnerable)"
@@ -38,7 +39,7 @@ help:
 	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit, bench-cutover)"
 	@echo "make bench-gates  the gates before traffic: drift on 50 simulated hosts, all gates in the lab"
 	@echo "make bench-judge-lab  40 real cutovers in the lab beside a CPU load: false rollbacks, faults stopped (about 40 min)"
-	@echo "other targets: checks (everything but the lab) lint sanity matrix units integration molecule lab-up lab-down awxkit clean"
+	@echo "other targets: checks (everything but the lab) lint sanity collection-install-check matrix units integration molecule lab-up lab-down awxkit clean"
 
 # --- installation ---------------------------------------------------------------------------
 
@@ -131,11 +132,16 @@ sanity: collection host-packages
 # The any_service scenario's cases run their playbooks on the oldest supported ansible-core
 # (its conftest.py), the cutover scenario's on the newest.
 molecule: collection core-venvs lab-image trace-backends
-	cd extensions && BLUEGREEN_CASES_CORE=$(CORE_VENVS)/$(firstword $(subst :, ,$(firstword $(CORE_MATRIX)))) \
+	cd extensions && BLUEGREEN_CASES_CORE=$(CORE_VENVS)/$(OLDEST_CORE) \
 	  molecule test --all
 
 units: collection awxkit
 	pytest tests/unit
+
+# The tarball Galaxy would ship, installed into an empty collections path: ansible-doc of the
+# newest and of the oldest supported ansible-core lists every module, callback, filter and role.
+collection-install-check: core-venvs
+	python3 tests/collection/install_check.py $(VENV)/bin $(CORE_VENVS)/$(OLDEST_CORE)/bin
 
 # The unit tests and ansible-test sanity under every older supported ansible-core (the newest
 # is `units` and `sanity`).
@@ -152,7 +158,7 @@ integration: collection host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/integration
 
 # Everything but the lab scenarios, one after the other.
-checks: lint sanity matrix awxkit host-packages trace-backends
+checks: lint sanity collection-install-check matrix awxkit host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/unit tests/integration
 
 # The checks (CPU work, niced) run beside the lab scenarios, which mostly wait on bakes and
