@@ -131,9 +131,13 @@ sanity: collection host-packages
 
 # The any_service scenario's cases run their playbooks on the oldest supported ansible-core
 # (its conftest.py), the cutover scenario's on the newest.
+# Each scenario runs whatever the other's outcome (molecule test --all stops at the first failure).
+MOLECULE_SCENARIOS := any_service cutover
 molecule: collection core-venvs lab-image trace-backends
-	cd extensions && BLUEGREEN_CASES_CORE=$(CORE_VENVS)/$(OLDEST_CORE) \
-	  molecule test --all
+	@cd extensions && failed=""; for scenario in $(MOLECULE_SCENARIOS); do \
+	  BLUEGREEN_CASES_CORE=$(CORE_VENVS)/$(OLDEST_CORE) molecule test -s $$scenario || failed="$$failed $$scenario"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 
 units: collection awxkit
 	pytest tests/unit
@@ -173,7 +177,8 @@ test: core-venvs awxkit collection lab-image trace-backends host-packages
 	  if [ $$checks_status -ne 0 ]; then echo "make checks failed ($$checks_status)"; fi; \
 	  if [ $$status -ne 0 ]; then \
 	    echo "make molecule failed ($$status); its failures (all of it in .build/molecule.log):"; \
-	    grep -E '^(FAILED|ERROR) |^E  +|fatal: \[|^CRITICAL|failed=[1-9]' .build/molecule.log | tail -60 || true; \
+	    sed 's/\x1b\[[0-9;]*m//g' .build/molecule.log \
+	      | grep -E 'molecule scenarios failed|(FAILED|ERROR)( |$$)| E  +[A-Za-z]|fatal: \[|failed=[1-9]' | tail -80 || true; \
 	  fi; \
 	  [ $$status -eq 0 ] && [ $$checks_status -eq 0 ]
 
