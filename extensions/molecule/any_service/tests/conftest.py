@@ -31,6 +31,6 @@ def cases_core():
         expected = Path(CASES_CORE).name
         assert f"core {expected}." in version.splitlines()[0], version
     connection = subprocess.run(["ansible-doc", "-t", "connection", "podman"], capture_output=True, text=True, check=False)
-    assert connection.returncode == 0 and "containers.podman" in connection.stdout, (
+    assert connection.returncode == 0 and "containers.podman.podman" in connection.stdout.lower(), (
         os.environ["ANSIBLE_COLLECTIONS_PATH"], connection.stdout[-500:], connection.stderr[-2000:])
     return version.splitlines()[0]
