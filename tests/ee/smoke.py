@@ -50,17 +50,19 @@ def private_data_dir(path, playbook, extravars, inventory=None):
     return path
 
 
-def run_in_ee(path, playbook, image, container_options=()):
+def run_in_ee(path, playbook, image, ident, container_options=()):
     """Runs `playbook` of the private data directory `path` in `image` as AWX does (its
     container options: root in the container, no pull) and returns what set_stats gave; exits
-    with the run's output when the run failed. `container_options` go to podman run, e.g.
-    `--network=<the lab's network>`."""
+    with the run's output when the run failed. `ident` names the run's artifacts and container;
+    `container_options` go to podman run, e.g. `--network=<the lab's network>`."""
+    # A run killed earlier leaves its container behind under the name ansible-runner gives it.
+    subprocess.run(["podman", "rm", "--force", "--ignore", f"ansible_runner_{ident}"], capture_output=True, check=True)
     options = ["--user=root", "--pull=never", *container_options]
-    command = [str(ANSIBLE_RUNNER), "run", str(path), "-p", playbook, "--ident", "smoke",
+    command = [str(ANSIBLE_RUNNER), "run", str(path), "-p", playbook, "--ident", ident,
                "--process-isolation", "--process-isolation-executable", "podman", "--container-image", image,
                *(f"--container-option={option}" for option in options)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    artifacts = path / "artifacts" / "smoke"
+    artifacts = path / "artifacts" / ident
     status = (artifacts / "status").read_text(encoding="utf-8") if (artifacts / "status").exists() else "none"
     if done.returncode or status != "successful":
         sys.exit(f"{' '.join(command)}: exit {done.returncode}, status {status}\n{done.stdout[-6000:]}{done.stderr[-3000:]}")
@@ -120,7 +122,7 @@ def main(image):
     })
     audit_keys(path / "credentials")
     (path / "audit").mkdir()
-    found = run_in_ee(path, "smoke.yml", image).get("ee_smoke")
+    found = run_in_ee(path, "smoke.yml", image, "smoke").get("ee_smoke")
     if not found:
         sys.exit("smoke.yml returned nothing")
     problems = list(problems_of(found, path))
