@@ -21,7 +21,8 @@ COLLECTION = "tracegate.bluegreen"
 # Top directories and names of a working checkout that have no place in the tarball.
 NOT_SHIPPED = {".venv", ".cache", ".collections", ".build", ".lab", ".ansible", ".hypothesis", ".pytest_cache",
                "__pycache__", "benchmarks", "requirements"}
-NOT_SHIPPED_PATHS = ("tests/lab/", "tests/integration/", "extensions/molecule/")
+NOT_SHIPPED_PATHS = ("tests/lab/", "tests/integration/", "extensions/molecule/", "tests/ee/", "ee/",
+                     "execution-environment.yml")
 
 
 def filter_names(path):
