@@ -71,13 +71,10 @@ probes:
 """
 
 import socket
-from http.client import HTTPException
-from urllib.error import HTTPError
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils import parity
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import http_answer, parity
 
 
 def main():
@@ -103,13 +100,7 @@ def main():
         module.fail_json(msg=str(exc))
 
     def get_status(url):
-        try:
-            with open_url(url, timeout=p["timeout"], validate_certs=p["validate_certs"], follow_redirects="none") as answer:
-                return answer.status
-        except HTTPError as exc:
-            return exc.code
-        except (UrlConnectionError, HTTPException) as exc:
-            raise OSError(str(exc)) from exc
+        return http_answer.answer(url, p["timeout"], p["validate_certs"], follow_redirects="none")[0]
 
     def connect(host, port):
         socket.create_connection((host, port), timeout=p["timeout"]).close()

@@ -211,13 +211,10 @@ observed:
   returned: success
 """
 
-from http.client import HTTPException
-from urllib.error import HTTPError
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils import app_release, osv, security
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import app_release, http_answer, osv, security
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import unfit_url
 
 # The body of an answer read for a check: enough for a health page, never a download.
@@ -272,14 +269,9 @@ def main():
             module.fail_json(msg=f"{field}: a URL path starting with /, got {path!r}")
 
     def get(url, headers):
-        try:
-            response = open_url(url, headers=headers, timeout=p["request_timeout"], validate_certs=p["validate_certs"],
-                                follow_redirects="none")
-        except HTTPError as exc:
-            return exc.code, dict(exc.headers.items()), (exc.read(MAX_BODY) or b"").decode("utf-8", errors="replace")
-        except (UrlConnectionError, HTTPException) as exc:
-            raise OSError(str(exc)) from exc
-        return response.status, dict(response.headers.items()), response.read(MAX_BODY).decode("utf-8", errors="replace")
+        status, answer_headers, body = http_answer.answer(url, p["request_timeout"], p["validate_certs"], headers,
+                                                          follow_redirects="none", max_body=MAX_BODY)
+        return status, answer_headers, body.decode("utf-8", errors="replace")
 
     try:
         checks = security.url_checks_of(p["url_checks"])

@@ -118,13 +118,10 @@ wrong:
 """
 
 import time
-from http.client import HTTPException
-from urllib.error import HTTPError
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
-
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import http_answer
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import send_probes, unfit_url, wait_for_traces
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backends import (
     BACKEND_ARGUMENT_SPEC,
@@ -170,14 +167,8 @@ def main():
     def send(url, headers):
         # An error answer is still an answer: the probe asks whether it was traced, not
         # whether it succeeded (the health gates judge that).
-        try:
-            response = open_url(url, headers=headers, timeout=p["request_timeout"], validate_certs=p["validate_certs"])
-        except HTTPError as exc:
-            return exc.code, {k.lower(): v for k, v in exc.headers.items()}
-        # A certificate that does not verify, or an answer that is not HTTP: the probe got no answer.
-        except (UrlConnectionError, HTTPException) as exc:
-            raise OSError(str(exc)) from exc
-        return response.status, {k.lower(): v for k, v in response.headers.items()}
+        status, answer_headers, _body = http_answer.answer(url, p["request_timeout"], p["validate_certs"], headers)
+        return status, {k.lower(): v for k, v in answer_headers.items()}
 
     try:
         backend = backend_from_params(p)
