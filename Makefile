@@ -181,27 +181,30 @@ matrix: core-venvs
 integration: collection host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/integration
 
-# Everything but the lab scenarios, one after the other. ee takes about 35 s when its image is
-# up to date, 3.5 to 4 minutes niced beside the scenarios when it is built anew.
+# Everything but the lab scenarios, one after the other.
 checks: lint sanity collection-install-check ee matrix awxkit host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/unit tests/integration
 
-# The checks (CPU work, niced) run beside the lab scenarios, which mostly wait on bakes and
-# holds. The scenarios' output scrolls by first; the checks' follows once both are done (pytest's
-# summary line closing it), then what failed in the scenarios.
-test: core-venvs awxkit collection lab-image trace-backends host-packages
+# Lint and sanity first: quick, and they stop a broken tree before the lab. Then the lab
+# scenarios with only the matrix beside them, niced: with every check beside them (measured),
+# the scenarios' own CPU work (ansible, the apps under load, podman) slowed threefold and the
+# whole took longer than one after the other. Then the execution environment, the tarball and
+# pytest, whatever the scenarios' outcome; what failed is listed at the end.
+test: lint sanity core-venvs awxkit collection lab-image trace-backends host-packages
 	@mkdir -p .build
-	@nice -n 10 $(MAKE) --no-print-directory checks > .build/checks.log 2>&1 & checks=$$!; \
-	  status=0; $(MAKE) --no-print-directory molecule 2>&1 | tee .build/molecule.log || status=$$?; \
-	  wait $$checks && checks_status=0 || checks_status=$$?; \
-	  cat .build/checks.log; \
-	  if [ $$checks_status -ne 0 ]; then echo "make checks failed ($$checks_status)"; fi; \
-	  if [ $$status -ne 0 ]; then \
-	    echo "make molecule failed ($$status); its failures (all of it in .build/molecule.log):"; \
+	@nice -n 10 $(MAKE) --no-print-directory matrix > .build/matrix.log 2>&1 & matrix=$$!; \
+	  failed=""; \
+	  $(MAKE) --no-print-directory molecule 2>&1 | tee .build/molecule.log || failed="$$failed molecule"; \
+	  wait $$matrix || failed="$$failed matrix"; \
+	  cat .build/matrix.log; \
+	  $(MAKE) --no-print-directory collection-install-check ee || failed="$$failed collection-install-check/ee"; \
+	  pytest -n 2 --dist loadfile tests/unit tests/integration || failed="$$failed pytest"; \
+	  case "$$failed" in *molecule*) \
+	    echo "the lab scenarios' failures (all of their output in .build/molecule.log):"; \
 	    sed 's/\x1b\[[0-9;]*m//g' .build/molecule.log \
-	      | grep -E 'molecule scenarios failed|(FAILED|ERROR)( |$$)| E  +[A-Za-z]|fatal: \[|failed=[1-9]' | tail -80 || true; \
-	  fi; \
-	  [ $$status -eq 0 ] && [ $$checks_status -eq 0 ]
+	      | grep -E 'molecule scenarios failed|(FAILED|ERROR)( |$$)| E  +[A-Za-z]|fatal: \[|failed=[1-9]' | tail -80 || true;; \
+	  esac; \
+	  if [ -n "$$failed" ]; then echo "make test failed:$$failed"; exit 1; fi
 
 bench: bench-switch bench-judge bench-audit bench-cutover
 
