@@ -525,7 +525,7 @@ def test_a_run_killed_mid_shift_has_its_traffic_returned_by_the_watchdog_and_the
         os.killpg(run["process"].pid, signal.SIGKILL)
         thread.join(timeout=60)
         announced = lb_states()
-        # bake 8 + hold 12 + interval 4 + margin 2 from the announce of the step.
+        # bake 8 + hold 20 + interval 4 + margin 2 from the announce of the step.
         states = wait_for_the_watchdog(60)
         for name, state in states.items():
             assert acted_at(state) <= float(announced[name]["deadline"]) + 5, (name, announced[name], state)
