@@ -82,7 +82,12 @@ def cutover_in_background(audit, release, load, new_color, own_session=False, **
     thread.start()
     deadline = time.monotonic() + 180
     while load.totals_now().get(new_color, 0) == 0:
-        assert time.monotonic() < deadline and thread.is_alive(), "the new color never received traffic"
+        if time.monotonic() >= deadline or not thread.is_alive():
+            # A run left going would hold the lock into the next case, whose settling breaks it.
+            if "process" in run:
+                run["process"].kill()
+            thread.join(timeout=60)
+            raise AssertionError(["the new color never received traffic"] + list(run.get("result", (0, []))[1]))
         time.sleep(0.2)
     return thread, run
 
