@@ -1,7 +1,7 @@
-"""With BLUEGREEN_CASES_CORE set to an ansible-core venv (make molecule sets the oldest the
-collection supports, .cache/core/2.16), every playbook the cases run is run by that venv's
-ansible-playbook: this scenario is where the oldest ansible-core cuts over real hosts, the
-cutover scenario is where the newest does. The converge is molecule's, on the newest."""
+"""With BLUEGREEN_CASES_CORE set to an ansible-core venv (`make molecule CASES_CORE=...`, e.g.
+the oldest the collection supports, .cache/core/2.16), every playbook the cases run is run by
+that venv's ansible-playbook, so that an older ansible-core cuts over real hosts. The converge
+is molecule's, on the newest."""
 import importlib.util
 import os
 import subprocess
