@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "collection"))
+sys.path[:0] = [str(ROOT / "tests" / "collection"), str(ROOT / "tests" / "lab")]
 from install_check import expected_plugins  # noqa: E402  pylint: disable=wrong-import-position
+from tour import keypair  # noqa: E402  pylint: disable=wrong-import-position
 
 ANSIBLE_RUNNER = Path(sys.executable).parent / "ansible-runner"
 # Where ansible-runner mounts the private data directory in the container.
@@ -77,10 +78,7 @@ def audit_keys(credentials):
     """An Ed25519 key pair made as docs/quickstart.md makes it, where AWX writes a credential's
     files: the job's private data directory, mode 0600."""
     credentials.mkdir(mode=0o700)
-    key, public = credentials / "audit_signing.key", credentials / "audit_signing.pub"
-    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
-    key.chmod(0o600)
-    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(public)], check=True)
+    keypair(credentials, "audit_signing")
 
 
 def problems_of(found, path):
