@@ -115,7 +115,7 @@ lab-image: host-packages
 # The real Jaeger and the lab's OpenTelemetry Collector (built from the Go module proxy) and
 # Zipkin (from Maven Central), each kept in a per-machine cache: built or fetched once, then
 # reused by every checkout.
-trace-backends:
+trace-backends: host-packages
 	tests/lab/jaeger/build.sh >/dev/null
 	tests/lab/otelcol/build.sh >/dev/null
 	tests/lab/zipkin/fetch.sh >/dev/null
@@ -187,26 +187,39 @@ integration: collection host-packages trace-backends
 checks: lint sanity collection-install-check ee matrix awxkit host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/unit tests/integration
 
-# Lint and sanity first: quick, and they stop a broken tree before the lab. Then the lab
-# scenarios with only the matrix beside them, niced: with every check beside them (measured),
-# the scenarios' own CPU work (ansible, the apps under load, podman) slowed threefold and the
-# whole took longer than one after the other. Then the execution environment, the tarball and
-# pytest, whatever the scenarios' outcome; what failed is listed at the end.
-test: lint sanity core-venvs awxkit collection lab-image trace-backends host-packages
-	@mkdir -p .build
-	@nice -n 10 $(MAKE) --no-print-directory matrix > .build/matrix.log 2>&1 & matrix=$$!; \
-	  failed=""; \
-	  $(MAKE) --no-print-directory molecule 2>&1 | tee .build/molecule.log || failed="$$failed molecule"; \
-	  wait $$matrix || failed="$$failed matrix"; \
-	  cat .build/matrix.log; \
-	  $(MAKE) --no-print-directory collection-install-check ee || failed="$$failed collection-install-check/ee"; \
-	  pytest -n 2 --dist loadfile tests/unit tests/integration || failed="$$failed pytest"; \
-	  case "$$failed" in *molecule*) \
-	    echo "the lab scenarios' failures (all of their output in .build/molecule.log):"; \
-	    sed 's/\x1b\[[0-9;]*m//g' .build/molecule.log \
-	      | grep -E 'molecule scenarios failed|(FAILED|ERROR)( |$$)| E  +[A-Za-z]|fatal: \[|failed=[1-9]' | tail -80 || true;; \
-	  esac; \
-	  if [ -n "$$failed" ]; then echo "make test failed:$$failed"; exit 1; fi
+# make test in three stages, each line of .build/stages.log its name, outcome and seconds:
+# 1. everything before the lab, side by side (make -j3): the installs (downloads and disk)
+#    beside the Go builds, lint, sanity, the execution environment and the tarball check (CPU);
+#    a failure here stops before the lab;
+# 2. the lab scenarios with only the matrix beside them, niced: with every check beside them
+#    (measured), the scenarios' own CPU work (ansible, the apps under load, podman) slowed
+#    threefold and the whole took longer than one after the other;
+# 3. the unit and integration tests, whatever the scenarios' outcome. What failed is listed at
+#    the end, with the scenarios' failures and the time of every stage.
+BEFORE_THE_LAB := lint sanity core-venvs awxkit collection host-packages lab-image trace-backends ee collection-install-check
+test:
+	@mkdir -p .build && : > .build/stages.log; begun=$$SECONDS; failed=""; \
+	stage() { local name=$$1 started=$$SECONDS outcome=ok; shift; \
+	  echo "== make test: $$name, from minute $$(( (started - begun) / 60 ))"; \
+	  "$$@" || { outcome=FAILED; failed="$$failed $$name"; }; \
+	  printf '%-20s %-7s %5d s\n' "$$name" "$$outcome" $$((SECONDS - started)) >> .build/stages.log; \
+	  [ $$outcome = ok ]; }; \
+	report() { echo "make test stages (.build/stages.log):"; cat .build/stages.log; \
+	  echo "make test: $$(( (SECONDS - begun) / 60 )) min in all"; }; \
+	stage before-the-lab $(MAKE) --no-print-directory -j3 --output-sync=target $(BEFORE_THE_LAB) || true; \
+	if [ -n "$$failed" ]; then report; echo "make test failed:$$failed (the lab did not run)"; exit 1; fi; \
+	stage matrix nice -n 10 $(MAKE) --no-print-directory matrix > .build/matrix.log 2>&1 & matrix=$$!; \
+	stage molecule bash -o pipefail -c '$(MAKE) --no-print-directory molecule 2>&1 | tee .build/molecule.log' || true; \
+	wait $$matrix || failed="$$failed matrix"; \
+	cat .build/matrix.log; \
+	stage pytest pytest -n 2 --dist loadfile tests/unit tests/integration || true; \
+	case "$$failed" in *molecule*) \
+	  echo "the lab scenarios' failures (all of their output in .build/molecule.log):"; \
+	  sed 's/\x1b\[[0-9;]*m//g' .build/molecule.log \
+	    | grep -E 'molecule scenarios failed|(FAILED|ERROR)( |$$)| E  +[A-Za-z]|fatal: \[|failed=[1-9]' | tail -80 || true;; \
+	esac; \
+	report; \
+	if [ -n "$$failed" ]; then echo "make test failed:$$failed"; exit 1; fi
 
 bench: bench-switch bench-judge bench-audit bench-cutover
 
