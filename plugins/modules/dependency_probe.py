@@ -99,8 +99,7 @@ def main():
     except parity.ParityError as exc:
         module.fail_json(msg=str(exc))
 
-    def get_status(url):
-        return http_answer.answer(url, p["timeout"], p["validate_certs"], follow_redirects="none")[0]
+    get_status = http_answer.status_prober(p["timeout"], p["validate_certs"])
 
     def connect(host, port):
         socket.create_connection((host, port), timeout=p["timeout"]).close()

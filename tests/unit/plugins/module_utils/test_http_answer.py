@@ -1,6 +1,6 @@
 """http_answer against a real HTTP server on 127.0.0.1 (a thread of this test): error statuses
 are answers, redirects are followed only when asked, the body is capped, and no answer at all
-is an OSError."""
+is an OSError. The status prober of timed probes answers the same way."""
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,3 +58,40 @@ def test_no_answer_is_an_os_error():
         port = closed.getsockname()[1]
     with pytest.raises(OSError):
         http_answer.answer(f"http://127.0.0.1:{port}/ok", 5, True)
+
+
+def test_the_status_prober_answers_statuses_without_following_redirects(base):
+    status = http_answer.status_prober(5, True)
+    assert [status(base + path) for path in ("/ok", "/broken", "/moved", "/ok")] == [200, 503, 302, 200]
+
+
+def test_the_status_prober_raises_an_os_error_without_an_answer():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(OSError):
+        http_answer.status_prober(5, True)(f"http://127.0.0.1:{port}/ok")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        # A peer that accepts and never answers: the timeout, an OSError too.
+        with pytest.raises(OSError):
+            http_answer.status_prober(0.5, True)(f"http://127.0.0.1:{silent.getsockname()[1]}/ok")
+
+
+def test_the_status_prober_raises_an_os_error_on_an_answer_that_is_not_http():
+    with socket.socket() as peer:
+        peer.bind(("127.0.0.1", 0))
+        peer.listen()
+
+        def garbage():
+            connection, _address = peer.accept()
+            with connection:
+                connection.recv(1024)
+                connection.sendall(b"SSH-2.0-not-http\r\n")
+
+        thread = threading.Thread(target=garbage, daemon=True)
+        thread.start()
+        with pytest.raises(OSError):
+            http_answer.status_prober(5, True)(f"http://127.0.0.1:{peer.getsockname()[1]}/ok")
+        thread.join(timeout=5)
