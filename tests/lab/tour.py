@@ -210,10 +210,6 @@ SCENARIO_TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4
                    "bluegreen_steps": [25, 100], "bluegreen_load_test_seconds": 6,
                    "bluegreen_load_test_rate_window": 15}
 
-TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 20,
-                   "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15,
-                   "bluegreen_steps": [5, 50, 100], "bluegreen_load_test_seconds": 6}
-
 TIMING = {"bluegreen_bake_seconds": 10, "bluegreen_analysis_interval": 5, "bluegreen_hold_seconds": 20,
           "bluegreen_watch_seconds": 15, "bluegreen_analysis_window": 30, "bluegreen_load_test_seconds": 8}
 
