@@ -131,6 +131,11 @@ def dependencies_of(items):
         if "url" in item:
             if unfit_url([str(item["url"])]):
                 raise ParityError(f"{field}.url: {item['url']!r} is not an http:// or https:// URL naming a host")
+            # A request line and a Host header carry ASCII only: an unencoded URL would fail
+            # the same way from both colors, and the gate would call that parity.
+            if not str(item["url"]).isascii():
+                raise ParityError(f"{field}.url: {item['url']!r} is not ASCII: percent-encode its path and give "
+                                  "an internationalised host in its xn-- form")
             checked.append({"name": item["name"], "url": item["url"]})
             continue
         host, _colon, port = str(item["tcp"]).rpartition(":")

@@ -107,6 +107,8 @@ def test_probe_asks_every_dependency_each_round_and_keeps_what_failed():
     ([{"name": "a", "url": "http://x", "tcp": "x:1"}], r"dependencies\[0\]: exactly one of url and tcp"),
     ([{"name": "a", "url": "ftp://x"}], r"dependencies\[0\].url"),
     ([{"name": "a", "url": "http://partner\n.lab/health"}], r"dependencies\[0\].url"),
+    ([{"name": "a", "url": "http://partner.lab/stän"}], r"dependencies\[0\].url: .* is not ASCII"),
+    ([{"name": "a", "url": "http://pärtner.lab/"}], r"dependencies\[0\].url: .* is not ASCII"),
     ([{"name": "a", "tcp": "x:99999"}], r"dependencies\[0\].tcp"),
     ([{"name": "a", "tcp": "x:1", "timeout": 3}], "unknown: timeout"),
 ])
