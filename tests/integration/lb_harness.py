@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -16,7 +17,7 @@ from conftest import free_port, wait_until
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 # The venv running the tests also holds ansible-core.
-ANSIBLE = str(Path(sys.executable).parent / "ansible")
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
 class QuietHTTPServer(ThreadingHTTPServer):
@@ -197,17 +198,23 @@ class SocketRelay:
 
 
 def run_module(module, args, check=False, diff=False, timeout=None, env=None):
-    """Runs one of our modules through ansible (ad-hoc, JSON callback) against localhost and
-    returns its result dict. `timeout` bounds the run (subprocess.TimeoutExpired); `env`
-    adds to ansible's environment."""
-    command = [ANSIBLE, "localhost", "-c", "local", "-m", f"tracegate.bluegreen.{module}", "-a", json.dumps(args)]
-    if check:
-        command.append("--check")
-    if diff:
-        command.append("--diff")
-    env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0", **(env or {})}
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=timeout)
+    """Runs one of our modules through ansible-playbook (one task, JSON callback) against
+    localhost and returns its result dict. The arguments travel in a playbook file, not on the
+    command line, whose length the kernel bounds (hostile inputs can be hundreds of KiB).
+    `timeout` bounds the run (subprocess.TimeoutExpired); `env` adds to ansible's environment."""
+    with tempfile.TemporaryDirectory(prefix="run-module-") as workdir:
+        playbook = Path(workdir) / "task.yml"
+        playbook.write_text(json.dumps([{"hosts": "localhost", "connection": "local", "gather_facts": False,
+                                         "vars": {"ansible_python_interpreter": sys.executable},
+                                         "tasks": [{f"tracegate.bluegreen.{module}": args}]}]))
+        command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", str(playbook)]
+        if check:
+            command.append("--check")
+        if diff:
+            command.append("--diff")
+        env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+               "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0", **(env or {})}
+        completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=timeout)
     try:
         output = json.loads(completed.stdout)
     except json.JSONDecodeError as exc:
