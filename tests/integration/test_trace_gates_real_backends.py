@@ -105,9 +105,17 @@ def scenarios(backends, start_app_module):
     return made
 
 
+# Two identical apps on a busy 2-core machine (another xdist worker, a JVM, Jaeger) differ in
+# p95 by 1.3-2x in either direction, measured with stress-ng beside this module: the scheduler
+# starves one process more than the other for the whole load. No test here judges latency, so
+# the margin is the lab's (its inventories say the same) and the error-rate checks stay strict.
+LAB_LATENCY_MARGIN = {"max_p95_ratio": 2.5, "min_p95_delta_ms": 50}
+
+
 def health(backends, case, service, **kwargs):
     # Prometheus scrapes the apps' /metrics every second: not user traffic.
-    args = {**backends.args(case), "service": service, "window": 300, "retries": 0, "exclude_operations": ["GET /metrics"]}
+    args = {**backends.args(case), "service": service, "window": 300, "retries": 0, "exclude_operations": ["GET /metrics"],
+            "thresholds": LAB_LATENCY_MARGIN}
     if case == "red-metrics-real":
         args["red_metrics"] = dict(RED_METRICS, selector=f'service="{service}"')
         args["exclude_operations"] = ["/stock"]
