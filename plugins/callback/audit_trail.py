@@ -50,7 +50,7 @@ class CallbackModule(CallbackBase):
 
     def _notice_run(self, result):
         """The preflight's settings fact names the run and its log."""
-        run = (result.result.get("ansible_facts") or {}).get("bluegreen_run")
+        run = (content_of(result).get("ansible_facts") or {}).get("bluegreen_run")
         if isinstance(run, dict) and run.get("operation") in ("cutover", "deploy", "rollback") and run.get("audit_log"):
             self.log_path, self.run_id, self.sealed = str(run["audit_log"]), str(run["run_id"]), False
             if self.writer is not None and (self.writer.path, self.writer.run_id) != (self.log_path, self.run_id):
@@ -61,10 +61,10 @@ class CallbackModule(CallbackBase):
         # Nothing before the playbook's own run_start record, nothing after its seal.
         if not self.log_path or self.sealed or not os.path.exists(self.log_path):
             return
-        delegated = (result.result.get("_ansible_delegated_vars") or {}).get("ansible_host")
+        content, task = content_of(result), task_of(result)
+        delegated = (content.get("_ansible_delegated_vars") or {}).get("ansible_host")
         try:
-            fields = audit.task_record(result.host.get_name(), recorded_name(result.task), result.task.action, status,
-                                       result.result, delegated)
+            fields = audit.task_record(host_of(result).get_name(), recorded_name(task), task.action, status, content, delegated)
             # One writer for the run: it reads the log's last line only after another writer's record.
             if self.writer is None:
                 self.writer = audit.AuditWriter(self.log_path, self.run_id)
@@ -75,7 +75,7 @@ class CallbackModule(CallbackBase):
             self._display.warning(f"audit_trail: task result not recorded in {self.log_path}: {exc}")
 
     def v2_runner_on_ok(self, result):
-        self._record(result, "changed" if result.result.get("changed") else "ok")
+        self._record(result, "changed" if content_of(result).get("changed") else "ok")
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._record(result, "failed")
@@ -85,6 +85,21 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_unreachable(self, result):
         self._record(result, "unreachable")
+
+
+# ansible-core 2.19 gives callbacks a task result with the properties host, task and result; up
+# to 2.18 (AAP 2.5's execution environments carry 2.16) they are _host, _task and _result.
+def content_of(result):
+    """The task's return data."""
+    return result.result if hasattr(result, "result") else result._result  # pylint: disable=protected-access
+
+
+def host_of(result):
+    return result.host if hasattr(result, "host") else result._host  # pylint: disable=protected-access
+
+
+def task_of(result):
+    return result.task if hasattr(result, "task") else result._task  # pylint: disable=protected-access
 
 
 def recorded_name(task):

@@ -8,20 +8,14 @@ audit log written, verified and rendered, and every playbook's syntax.
 Usage: smoke.py IMAGE, with the Python of the venv that holds ansible-runner (make ee).
 """
 
-import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "tests" / "collection"), str(ROOT / "tests" / "lab")]
 from install_check import expected_plugins  # noqa: E402  pylint: disable=wrong-import-position
+from runner import MOUNTED_AT, JobFailed, private_data_dir, run_successful_job  # noqa: E402  pylint: disable=wrong-import-position
 from tour import keypair  # noqa: E402  pylint: disable=wrong-import-position
-
-ANSIBLE_RUNNER = Path(sys.executable).parent / "ansible-runner"
-# Where ansible-runner mounts the private data directory in the container.
-MOUNTED_AT = "/runner"
 
 
 def pins(requirements):
@@ -33,45 +27,6 @@ def pins(requirements):
             name, version = line.split("==")
             found[name.lower()] = version
     return found
-
-
-def private_data_dir(path, playbook, extravars, inventory=None):
-    """A private data directory laid out as AWX lays one out for a job: the project holding the
-    playbook and the checkout's ansible.cfg (AWX runs from the project's checkout), the extra
-    variables, an inventory when given (else the implicit localhost)."""
-    shutil.rmtree(path, ignore_errors=True)
-    (path / "project").mkdir(parents=True)
-    (path / "env").mkdir()
-    shutil.copy(ROOT / "ansible.cfg", path / "project" / "ansible.cfg")
-    shutil.copy(playbook, path / "project" / playbook.name)
-    (path / "env" / "extravars").write_text(json.dumps(extravars), encoding="utf-8")
-    if inventory is not None:
-        (path / "inventory").mkdir()
-        (path / "inventory" / "hosts").write_text(inventory, encoding="utf-8")
-    return path
-
-
-def run_in_ee(path, playbook, image, ident, container_options=()):
-    """Runs `playbook` of the private data directory `path` in `image` as AWX does (its
-    container options: root in the container, no pull) and returns what set_stats gave; exits
-    with the run's output when the run failed. `ident` names the run's artifacts and container;
-    `container_options` go to podman run, e.g. `--network=<the lab's network>`."""
-    # A run killed earlier leaves its container behind under the name ansible-runner gives it.
-    subprocess.run(["podman", "rm", "--force", "--ignore", f"ansible_runner_{ident}"], capture_output=True, check=True)
-    options = ["--user=root", "--pull=never", *container_options]
-    command = [str(ANSIBLE_RUNNER), "run", str(path), "-p", playbook, "--ident", ident,
-               "--process-isolation", "--process-isolation-executable", "podman", "--container-image", image,
-               *(f"--container-option={option}" for option in options)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    artifacts = path / "artifacts" / ident
-    status = (artifacts / "status").read_text(encoding="utf-8") if (artifacts / "status").exists() else "none"
-    if done.returncode or status != "successful":
-        sys.exit(f"{' '.join(command)}: exit {done.returncode}, status {status}\n{done.stdout[-6000:]}{done.stderr[-3000:]}")
-    for event_file in sorted((artifacts / "job_events").glob("*.json")):
-        event = json.loads(event_file.read_text(encoding="utf-8"))
-        if event.get("event") == "playbook_on_stats":
-            return event["event_data"].get("artifact_data", {})
-    sys.exit(f"{path}: the run left no playbook_on_stats event")
 
 
 def audit_keys(credentials):
@@ -114,13 +69,17 @@ def problems_of(found, path):
 
 
 def main(image):
-    path = private_data_dir(ROOT / ".build" / "ee" / "smoke", ROOT / "tests" / "ee" / "smoke.yml", {
+    path = private_data_dir(ROOT / ".build" / "ee" / "smoke", {"smoke.yml": ROOT / "tests" / "ee" / "smoke.yml",
+                                                               "ansible.cfg": ROOT / "ansible.cfg"}, {
         "smoke_dir": MOUNTED_AT,
         "smoke_playbooks": sorted(playbook.stem for playbook in (ROOT / "playbooks").glob("*.yml")),
     })
     audit_keys(path / "credentials")
     (path / "audit").mkdir()
-    found = run_in_ee(path, "smoke.yml", image, "smoke").get("ee_smoke")
+    try:
+        found = run_successful_job(path, "smoke.yml", image, "smoke", runner=Path(sys.executable).parent / "ansible-runner").get("ee_smoke")
+    except JobFailed as exc:
+        sys.exit(str(exc))
     if not found:
         sys.exit("smoke.yml returned nothing")
     problems = list(problems_of(found, path))

@@ -25,11 +25,12 @@ import pytest
 import testinfra
 
 ROOT = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
+sys.path[:0] = [str(ROOT / "tests" / "lab"), str(ROOT / "tests" / "ee")]
 
 from tour import SCENARIO_TIMING as TIMING  # noqa: E402
 from tour import LabLoad, build_release, keypair, render_report, run_logged_playbook, verified_records  # noqa: E402
 from tour import served_colors as tour_served_colors  # noqa: E402
+from runner import MOUNTED_AT, image_name, private_data_dir, run_successful_job  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 LB_URLS = ["http://127.0.0.1:38080", "http://127.0.0.1:38081"]
@@ -683,6 +684,85 @@ def test_a_release_deployed_ahead_is_verified_without_a_change_and_cut_over_with
     deploy_log, cutover_log = audit_logs(audit)[-2:]
     assert any("app_release" in record.get("action", "") for record in verify_log(audit, deploy_log))
     assert not any("app_release" in record.get("action", "") for record in verify_log(audit, cutover_log))
+
+
+# Variables only the controller's molecule runs need: the job's inventory reaches the same
+# hosts with the machine credential's key (in ansible-runner's ssh-agent) and its own known_hosts.
+CONTROLLER_ONLY_VARS = {"ansible_ssh_private_key_file", "ansible_ssh_common_args", "ansible_podman_executable"}
+
+
+def awx_inventory():
+    """The lab's inventory as an AWX inventory would hold it (JSON, which the yaml inventory
+    plugin reads): the same hosts, groups and variables, without molecule's own."""
+    exported = json.loads(subprocess.run(["ansible-inventory", "-i", INVENTORY, "--list", "--export"], capture_output=True,
+                                         text=True, check=True).stdout)
+    groups = {name: {"hosts": {host: {} for host in group.get("hosts", [])}}
+              for name, group in exported.items() if name not in ("_meta", "all", "ungrouped")}
+    hosts = {host: {key: value for key, value in hostvars.items() if key not in CONTROLLER_ONLY_VARS}
+             for host, hostvars in exported["_meta"]["hostvars"].items()}
+    variables = {key: value for key, value in exported["all"].get("vars", {}).items() if not key.startswith("molecule_")}
+    variables["ansible_ssh_common_args"] = f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={MOUNTED_AT}/credentials/known_hosts"
+    return json.dumps({"all": {"hosts": hosts, "children": groups, "vars": variables}}, indent=1)
+
+
+def awx_job(directory, playbook, extra_vars, release=None):
+    """Runs one of the collection's playbooks in the execution environment as an AWX job
+    template would: the project is this checkout's playbooks (and the lab's advisories), the
+    credentials are files in the job's directory (machine key, known hosts, audit signing
+    key), the audit log goes to a volume (here the job's directory, which outlives the
+    job's container). Returns the job's set_stats data; JobFailed when it did not succeed."""
+    ssh = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ssh"
+    extra_vars = dict(extra_vars, bluegreen_audit_dir=f"{MOUNTED_AT}/audit",
+                      bluegreen_audit_signing_key=f"{MOUNTED_AT}/credentials/audit.key",
+                      bluegreen_security_advisories=f"{MOUNTED_AT}/project/tests/lab/advisories")
+    if release:
+        extra_vars["bluegreen_release"] = dict(release, artifact=f"{MOUNTED_AT}/releases/{Path(release['artifact']).name}")
+    job = private_data_dir(directory / playbook, {"playbooks": ROOT / "playbooks", "ansible.cfg": ROOT / "ansible.cfg",
+                                                  "tests/lab/advisories": ROOT / "tests" / "lab" / "advisories"},
+                           extra_vars, inventory=awx_inventory(), ssh_key=ssh / "id_ed25519")
+    (job / "credentials").mkdir(mode=0o700)
+    (job / "credentials" / "known_hosts").write_text((ssh / "known_hosts").read_text(encoding="utf-8"), encoding="utf-8")
+    (job / "credentials" / "audit.key").write_bytes((directory / "audit.key").read_bytes())
+    (job / "credentials" / "audit.key").chmod(0o600)
+    (job / "audit").mkdir()
+    if release:
+        (job / "releases").mkdir()
+        (job / "releases" / Path(release["artifact"]).name).write_bytes(Path(release["artifact"]).read_bytes())
+    # The lab's published ports are on the host's loopback, as real hosts are on the job's network.
+    stats = run_successful_job(job, f"playbooks/{playbook}.yml", image_name(), f"lab-{playbook}", ["--network=host"])
+    logs = sorted((job / "audit").glob("*.jsonl"))
+    return stats, logs
+
+
+def test_awx_runs_cutover_rollback_and_verify_in_the_execution_environment_over_ssh(tmp_path, settled_lab):
+    """The image make ee builds (ansible-core 2.16, what AAP 2.5's EEs carry) runs the
+    playbooks of AWX's job templates against the lab's hosts over SSH, under load."""
+    live = settled_lab
+    keypair(tmp_path, "audit")
+    release = build_release("1.9.0")
+    with LabLoad(LB_URLS, rate=60) as load:
+        stats, logs = awx_job(tmp_path, "cutover", dict(TIMING, **GATES), release)
+    assert stats["bluegreen_result"]["outcome"] == "succeeded" and stats["bluegreen_result"]["live_color"] == other(live), stats
+    totals = load.totals()
+    assert totals["errors"] == 0 and totals["non_2xx"] == 0 and totals["by_color"].get(other(live), 0) > 0, totals
+    assert {color for seen in served_colors().values() for color in seen["by_color"]} == {other(live)}
+    records = verified_records(logs[0], tmp_path / "audit.pub")
+    assert len(logs) == 1 and records[-1]["outcome"] == "succeeded"
+    # The audit_trail callback on ansible-core 2.16: every task's result, not only the playbook's records.
+    assert sum(record["type"] == "task_result" for record in records) > 50, [record["type"] for record in records]
+
+    with LabLoad(LB_URLS, rate=60) as load:
+        stats, logs = awx_job(tmp_path, "rollback", dict(TIMING))
+    assert stats["bluegreen_result"]["live_color"] == live, stats
+    totals = load.totals()
+    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
+    assert {color for seen in served_colors().values() for color in seen["by_color"]} == {live}
+    assert len(logs) == 1 and verified_records(logs[0], tmp_path / "audit.pub")[0]["operation"] == "rollback"
+
+    # The release rolled back from is still deployed on the idle color: verify gates it there.
+    _stats, logs = awx_job(tmp_path, "verify", dict(TIMING, **GATES), release)
+    gates = [record for record in verified_records(logs[0], tmp_path / "audit.pub") if record["type"] == "gate_result"]
+    assert gates and all(gate["verdict"] == "pass" for gate in gates), gates
 
 
 def test_every_run_left_a_verified_log_and_its_report(audit, settled_lab):

@@ -17,9 +17,16 @@ def task(name, written=None, loop=None):
 
 
 def result(task_, facts=None, **fields):
+    """A task result as ansible-core 2.19 and later hand it to callbacks (properties)."""
     host, content = SimpleNamespace(get_name=lambda: "lb-1"), dict(fields, ansible_facts=facts or {})
-    # Both spellings: ansible-core 2.19 made them properties (host, task, result).
-    return SimpleNamespace(host=host, task=task_, result=content, _host=host, _task=task_, _result=content)
+    return SimpleNamespace(host=host, task=task_, result=content)
+
+
+def result_before_2_19(task_, facts=None, **fields):
+    """A task result as ansible-core 2.16 to 2.18 hand it to callbacks (attributes _host, _task,
+    _result only): what AAP 2.5's execution environments run."""
+    host, content = SimpleNamespace(get_name=lambda: "lb-1"), dict(fields, ansible_facts=facts or {})
+    return SimpleNamespace(_host=host, _task=task_, _result=content)
 
 
 def started_run(tmp_path):
@@ -63,3 +70,17 @@ def test_a_loop_task_is_recorded_under_its_name_as_written(tmp_path):
     callback, log = started_run(tmp_path)
     callback.v2_runner_on_ok(result(task("Install << error 1 - 'item' is undefined >>", "Install {{ item }}", loop=["a"])))
     assert records(log)[1]["task"] == "Install {{ item }}"
+
+
+def test_task_results_of_ansible_core_before_2_19_are_recorded_too(tmp_path):
+    log = tmp_path / "run.jsonl"
+    callback = audit_trail.CallbackModule()
+    settings = {"bluegreen_run": {"operation": "cutover", "audit_log": str(log), "run_id": "run-1"}}
+    callback.v2_runner_on_ok(result_before_2_19(task("Settings"), facts=settings))
+    audit.AuditWriter(str(log), "run-1", KEY).append("run_start", actor="alice")
+    callback.v2_runner_on_ok(result_before_2_19(task("Set the split"), changed=True))
+    callback.v2_runner_on_failed(result_before_2_19(task("Judge"), failed=True))
+    callback.v2_runner_on_skipped(result_before_2_19(task("Skip"), skipped=True))
+    written = records(log)[1:]
+    assert [(record["task"], record["status"]) for record in written] == [("Set the split", "changed"), ("Judge", "failed"),
+                                                                         ("Skip", "skipped")], written
