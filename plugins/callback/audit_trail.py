@@ -51,7 +51,7 @@ class CallbackModule(CallbackBase):
     def _notice_run(self, result):
         """The preflight's settings fact names the run and its log."""
         run = (content_of(result).get("ansible_facts") or {}).get("bluegreen_run")
-        if isinstance(run, dict) and run.get("operation") in ("cutover", "deploy", "rollback") and run.get("audit_log"):
+        if isinstance(run, dict) and run.get("operation") in ("cutover", "deploy", "rollback", "verify") and run.get("audit_log"):
             self.log_path, self.run_id, self.sealed = str(run["audit_log"]), str(run["run_id"]), False
             if self.writer is not None and (self.writer.path, self.writer.run_id) != (self.log_path, self.run_id):
                 self.writer = None

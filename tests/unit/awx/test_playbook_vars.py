@@ -56,7 +56,7 @@ def test_an_assertion_the_operation_skips_requires_nothing(playbook):
 @pytest.mark.parametrize("name, required, not_required", [
     ("cutover", {"bluegreen_change_ticket", "bluegreen_approval", "bluegreen_approver_keys", "bluegreen_audit_signing_key",
                  "bluegreen_release", "bluegreen_trace_backend", "bluegreen_probe_path", "bluegreen_service"}, set()),
-    ("verify", {"bluegreen_release", "bluegreen_service"}, {"bluegreen_change_ticket", "bluegreen_audit_signing_key"}),
+    ("verify", {"bluegreen_release", "bluegreen_service", "bluegreen_audit_signing_key"}, {"bluegreen_change_ticket"}),
     ("rollback", {"bluegreen_change_ticket", "bluegreen_audit_signing_key"}, {"bluegreen_release", "bluegreen_approval"}),
 ])
 def test_the_playbooks_requirements(name, required, not_required):

@@ -671,8 +671,12 @@ def test_a_release_deployed_ahead_is_verified_without_a_change_and_cut_over_with
         for url, seen in served_colors().items():
             assert set(seen["by_color"]) == {live}, (url, seen)
         assert lb_host().file(STATE_FILE).content_string == state_before
-        assert audit_logs(audit) == logs_before
         assert not lb_host().file(LOCK_FILE).exists
+        # The dry run's evidence: a signed log of its own, every gate's result in it.
+        (verify_run,) = set(audit_logs(audit)) - set(logs_before)
+        records = verify_log(audit, verify_run)
+        assert records[0]["operation"] == "verify" and records[-1]["outcome"] == "succeeded", records[-1]
+        assert {record["gate"] for record in records if record["type"] == "gate_result"} >= {"drift_check", "trace_probe"}, records
 
         code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, bluegreen_deploy=False),
                                              echo=False)
@@ -681,7 +685,7 @@ def test_a_release_deployed_ahead_is_verified_without_a_change_and_cut_over_with
     assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
     for url, seen in served_colors().items():
         assert set(seen["by_color"]) == {other(live)}, (url, seen)
-    deploy_log, cutover_log = audit_logs(audit)[-2:]
+    deploy_log, _verify_log, cutover_log = audit_logs(audit)[-3:]
     assert any("app_release" in record.get("action", "") for record in verify_log(audit, deploy_log))
     assert not any("app_release" in record.get("action", "") for record in verify_log(audit, cutover_log))
 
@@ -760,9 +764,12 @@ def test_awx_runs_cutover_rollback_and_verify_in_the_execution_environment_over_
     assert len(logs) == 1 and verified_records(logs[0], tmp_path / "audit.pub")[0]["operation"] == "rollback"
 
     # The release rolled back from is still deployed on the idle color: verify gates it there.
-    _stats, logs = awx_job(tmp_path, "verify", dict(TIMING, **GATES), release)
-    gates = [record for record in verified_records(logs[0], tmp_path / "audit.pub") if record["type"] == "gate_result"]
-    assert gates and all(gate["verdict"] == "pass" for gate in gates), gates
+    stats, logs = awx_job(tmp_path, "verify", dict(TIMING, **GATES), release)
+    assert stats["bluegreen_result"]["outcome"] == "succeeded" and stats["bluegreen_result"]["live_color"] == live, stats
+    records = verified_records(logs[0], tmp_path / "audit.pub")
+    gates = {record["gate"]: record["verdict"] for record in records if record["type"] == "gate_result"}
+    assert gates["drift_check"] == gates["trace_probe"] == "pass" and "fail" not in gates.values(), gates
+    assert records[-1]["type"] == "run_sealed" and records[-1]["outcome"] == "succeeded", records[-1]
 
 
 def test_every_run_left_a_verified_log_and_its_report(audit, settled_lab):
