@@ -23,6 +23,10 @@ AWXKIT_STAMP := $(AWXKIT_VENV)/.installed-$(shell cat requirements/awxkit.txt 2>
 # environment (execution-environment.yml) and runs a playbook in it as AWX does.
 EE_TOOLS := $(ROOT)/.cache/ee-tools
 EE_TOOLS_STAMP := $(EE_TOOLS)/.installed-$(shell cat requirements/ee-tools.txt 2>/dev/null | sha256sum | cut -c1-12)
+# Sphinx, myst-parser and antsibull-docs in a venv of their own: make docs builds the site.
+DOCS_VENV := $(ROOT)/.cache/docs
+DOCS_STAMP := $(DOCS_VENV)/.installed-$(shell cat requirements/docs.txt 2>/dev/null | sha256sum | cut -c1-12)
+DOCS_BUILD := $(ROOT)/.build/docs
 OLDEST_CORE := $(firstword $(subst :, ,$(firstword $(CORE_MATRIX))))
 COLLECTIONS := $(ROOT)/.collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/tracegate/bluegreen
@@ -35,14 +39,15 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
 .PHONY: help demo test bench bench-switch bench-judge bench-judge-lab bench-audit bench-cutover bench-gates lint sanity units integration molecule lab-up lab-down \
-        checks collection-install-check ee matrix core-venvs awxkit venv host-packages collection artifact lab-image trace-backends clean
+        docs checks collection-install-check ee matrix core-venvs awxkit venv host-packages collection artifact lab-image trace-backends clean
 
 help:
 	@echo "make demo      bring the lab up and run four cutovers under live load (healthy, faulty, untraced, vulnerable)"
-	@echo "make test      everything CI checks (lint, sanity, the ansible-core matrix, the execution environment, molecule, unit and integration tests)"
+	@echo "make test      everything CI checks (lint, the docs site, sanity, the ansible-core matrix, the execution environment, molecule, unit and integration tests)"
 	@echo "make bench     run the benchmarks (bench-switch, bench-judge, bench-audit, bench-cutover)"
 	@echo "make bench-gates  the gates before traffic: drift on 50 simulated hosts, all gates in the lab"
 	@echo "make bench-judge-lab  40 real cutovers in the lab beside a CPU load: false rollbacks, faults stopped (about 40 min)"
+	@echo "make docs      the documentation site in .build/docs/html: the pages of docs/ and the reference antsibull-docs generates, warnings as errors"
 	@echo "other targets: checks (everything but the lab) lint sanity collection-install-check ee matrix units integration molecule lab-up lab-down awxkit clean"
 
 # --- installation ---------------------------------------------------------------------------
@@ -86,6 +91,10 @@ awxkit: $(AWXKIT_STAMP)
 
 $(EE_TOOLS_STAMP): requirements/ee-tools.txt $(VENV_STAMP)
 	$(call tool_venv,$(EE_TOOLS),requirements/ee-tools.txt)
+	touch $@
+
+$(DOCS_STAMP): requirements/docs.txt $(VENV_STAMP)
+	$(call tool_venv,$(DOCS_VENV),requirements/docs.txt)
 	touch $@
 
 $(APT_STAMP):
@@ -157,6 +166,23 @@ molecule: collection core-venvs lab-image trace-backends
 units: collection awxkit
 	pytest tests/unit
 
+# The documentation site, built whole every time (an incremental Sphinx build reports the
+# warnings of the pages it reads again only): the reference antsibull-docs generates from the
+# installed collection (ansible-doc of the main venv), beside a copy of docs/, in
+# .build/docs/src; Sphinx with every warning an error, all of them reported (--keep-going).
+# Warnings name the copy: .build/docs/src/<page> is docs/<page>, src/reference/ the plugins'
+# DOCUMENTATION and the roles' meta/argument_specs.yml.
+docs: collection $(DOCS_STAMP)
+	rm -rf $(DOCS_BUILD) && mkdir -p $(DOCS_BUILD)/src/reference
+	@# antsibull-docs writes only into a directory that no one else may write to.
+	chmod go-w $(DOCS_BUILD)/src/reference
+	$(DOCS_VENV)/bin/antsibull-docs collection --use-current --squash-hierarchy --fail-on-error \
+	  --cleanup everything --dest-dir $(DOCS_BUILD)/src/reference tracegate.bluegreen
+	cp -a docs/. $(DOCS_BUILD)/src/
+	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -n -q -b html -c docs -d $(DOCS_BUILD)/doctrees \
+	  $(DOCS_BUILD)/src $(DOCS_BUILD)/html
+	@echo "make docs: the site is $(DOCS_BUILD)/html/index.html"
+
 # The tarball Galaxy would ship, installed into an empty collections path: ansible-doc of the
 # newest and of the oldest supported ansible-core lists every module, callback, filter and role.
 collection-install-check: core-venvs
@@ -184,19 +210,19 @@ integration: collection host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/integration
 
 # Everything but the lab scenarios, one after the other.
-checks: lint sanity collection-install-check ee matrix awxkit host-packages trace-backends
+checks: lint docs sanity collection-install-check ee matrix awxkit host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/unit tests/integration
 
 # make test in three stages, each line of .build/stages.log its name, outcome and seconds:
 # 1. everything before the lab, side by side (make -j3): the installs (downloads and disk)
-#    beside the Go builds, lint, sanity, the execution environment and the tarball check (CPU);
+#    beside the Go builds, lint, the docs site, sanity, the execution environment and the tarball check (CPU);
 #    a failure here stops before the lab;
 # 2. the lab scenarios with only the matrix beside them, niced: with every check beside them
 #    (measured), the scenarios' own CPU work (ansible, the apps under load, podman) slowed
 #    threefold and the whole took longer than one after the other;
 # 3. the unit and integration tests, whatever the scenarios' outcome. What failed is listed at
 #    the end, with the scenarios' failures and the time of every stage.
-BEFORE_THE_LAB := lint sanity core-venvs awxkit collection host-packages lab-image trace-backends ee collection-install-check
+BEFORE_THE_LAB := lint docs sanity core-venvs awxkit collection host-packages lab-image trace-backends ee collection-install-check
 test:
 	@mkdir -p .build && : > .build/stages.log; begun=$$SECONDS; failed=""; \
 	stage() { local name=$$1 started=$$SECONDS outcome=ok; shift; \

@@ -56,6 +56,12 @@ def _names_in(template, bare):
         # hostvars[host].name and hostvars[host]['name'] read a host's variable `name`.
         if isinstance(target, jinja2.nodes.Getitem) and getattr(target.node, "name", None) == "hostvars" and isinstance(key, str):
             read.add(key)
+    # map('extract', hostvars, 'name') reads each listed host's variable `name`.
+    for node in tree.find_all(jinja2.nodes.Filter):
+        args = node.args
+        if (node.name == "map" and len(args) == 3 and getattr(args[0], "value", None) == "extract"
+                and getattr(args[1], "name", None) == "hostvars" and isinstance(getattr(args[2], "value", None), str)):
+            read.add(args[2].value)
     return frozenset(read), frozenset(groups)
 
 

@@ -30,8 +30,37 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(settled), C(live), C(colors_by_lb), C(interrupted), C(recover_to), C(last_state) and C(problem).
+  description: Which color is live, and what a run must recover first.
   type: dict
+  contains:
+    settled:
+      description: Whether every load balancer serves one and the same color (and every NGINX serves its file).
+      type: bool
+    live:
+      description: The color every load balancer serves; V(null) unless RV(_value.settled).
+      type: str
+    colors_by_lb:
+      description: The split of each load balancer, percent per color, by host.
+      type: dict
+    interrupted:
+      description: The state of an unfinished run found on a load balancer, or V(null).
+      type: dict
+    recover_to:
+      description: The color an interrupted run is returned to (where a cutover started, where a rollback was going), or V(null).
+      type: str
+    previous:
+      description: The color a rollback returns to, or V(null) when no state says it.
+      type: str
+    last_state:
+      description: The newest cutover state of any load balancer, or an empty dict.
+      type: dict
+    watchdog:
+      description: What each load balancer's watchdog did to a run that stopped writing, with the load balancer's host as C(lb).
+      type: list
+      elements: dict
+    problem:
+      description: Why the traffic cannot be decided (a split nobody recorded, a damaged state), or V(null).
+      type: str
 """
 
 from ansible.errors import AnsibleFilterError

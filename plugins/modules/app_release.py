@@ -30,7 +30,9 @@ description:
     or holds another file under its name. The controller's copy is checked against O(sha256)
     before anything is sent, and the host's copy again before it is moved into place. A host
     that already holds it receives nothing.
-  - Does not restart the service; the M(tracegate.bluegreen.app_env) role does, when the module reports C(changed).
+  - Does not restart the service; the
+    R(tracegate.bluegreen.app_env role,ansible_collections.tracegate.bluegreen.app_env_role) does, when the
+    module reports C(changed).
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
   action:

@@ -18,6 +18,11 @@ def test_names_in_a_template():
     assert groups == {"bluegreen_lb"}
 
 
+def test_a_variable_extracted_from_every_host_is_read():
+    reads, _groups = names_in("{{ groups['bluegreen_lb'] | map('extract', hostvars, 'bluegreen_lb_url') | list }}")
+    assert reads == {"groups", "hostvars", "bluegreen_lb_url"}
+
+
 def test_a_bare_expression_is_read_and_plain_text_is_not():
     assert names_in("bluegreen_environment | default('production') == 'production'", bare=True)[0] == {"bluegreen_environment"}
     assert names_in("bluegreen_environment is not read here")[0] == set()
