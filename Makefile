@@ -157,7 +157,7 @@ sanity: collection host-packages
 # Each scenario runs whatever the other's outcome (molecule test --all stops at the first failure).
 MOLECULE_SCENARIOS := any_service cutover
 CASES_CORE ?=
-molecule: collection core-venvs lab-image trace-backends
+molecule: collection core-venvs lab-image trace-backends ee
 	@cd extensions && failed=""; for scenario in $(MOLECULE_SCENARIOS); do \
 	  BLUEGREEN_CASES_CORE=$(CASES_CORE) molecule test -s $$scenario || failed="$$failed $$scenario"; \
 	done; \

@@ -3,10 +3,13 @@
 Each case sets up the state it needs and speaks of the colors relative to the one live when
 it starts, so any case runs alone (`pytest -k`) and one failure does not cascade: before
 every case the `settled_lab` fixture starts any stopped app host and, when an earlier case
-left a lock or a split, returns the service to one color. Cases that need more (a finished
-cutover to roll back, a healthy release on the idle color) make it themselves. With
+left a lock or a split, returns the service to one color. Cases that need more (a healthy
+release on the idle color, a finished cutover to roll back) make it themselves. With
 CUTOVER_CASE_ORDER=reverse (see conftest.py) the cases run last to first, which is how
 their independence is checked.
+
+Most cases run the playbooks on the newest ansible-core; the AWX workflow case runs deploy,
+verify, cutover and rollback in the execution environment (ansible-core 2.16) as AWX would.
 """
 import concurrent.futures
 import datetime
@@ -191,16 +194,6 @@ def settled_lab(audit):
                                                                          bluegreen_rollback_to=to_color), echo=False)
         assert code == 0, ["the lab could not be settled before the case"] + lines
     return live_color()
-
-
-def finished_cutover(audit):
-    """A finished cutover for a rollback to undo: the last run's, else one run now."""
-    state = lb_state()
-    if state.get("operation") == "cutover" and state.get("phase") == "done":
-        return
-    with LabLoad(LB_URLS, rate=60):
-        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, build_release("1.5.0")), echo=False)
-    assert code == 0, ["the cutover before the rollback failed"] + lines
 
 
 def test_a_production_cutover_needs_a_valid_approval_by_someone_else(audit, approver):
@@ -441,21 +434,6 @@ def test_a_compatible_migration_goes_live_and_its_contract_waits_for_the_rollbac
         "0001_orders_note.expand", "0002_drop_legacy_code.contract"]
 
 
-# Right after a finished cutover, which it undoes (finished_cutover runs one when it runs alone).
-def test_rollback_on_demand_returns_every_request_to_the_previous_color(audit):
-    finished_cutover(audit)
-    live = live_color()
-    with LabLoad(LB_URLS, rate=60) as load:
-        code, lines, _seconds = run_playbook("rollback", INVENTORY, dict(TIMING, **audit), echo=False)
-    assert code == 0, lines
-    totals = load.totals()
-    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
-    for url, seen in served_colors().items():
-        assert set(seen["by_color"]) == {other(live)}, (url, seen)
-    records = verify_log(audit, audit_logs(audit)[-1])
-    assert records[0]["operation"] == "rollback" and any(record["type"] == "rollback" for record in records)
-
-
 def test_a_host_that_dies_during_the_shift_is_rolled_back_and_never_routed_to(audit, settled_lab):
     release = build_release("1.4.0")
     live = settled_lab
@@ -652,44 +630,6 @@ def test_a_gradual_rollback_walks_the_steps_back_without_a_failed_request(audit,
     assert records[-1]["outcome"] == "rolled_back", records[-1]
 
 
-# One release deployed ahead serves both: verify on it changes nothing, the cutover after it
-# deploys nothing.
-def test_a_release_deployed_ahead_is_verified_without_a_change_and_cut_over_without_deploying_again(audit, settled_lab):
-    live = settled_lab
-    release = build_release("1.6.0")
-    with LabLoad(LB_URLS, rate=60) as load:
-        code, lines, _seconds = run_playbook("deploy", INVENTORY, cutover_vars(audit, release), echo=False)
-        assert code == 0, lines
-        assert any(line.startswith(f"deploy succeeded: 1.6.0 on {other(live)}") for line in lines), lines
-        assert load.totals_now().get(other(live), 0) == 0, "the deployment sent user traffic to the idle color"
-
-        state_before = lb_host().file(STATE_FILE).content_string
-        logs_before = audit_logs(audit)
-        code, lines, _seconds = run_playbook("verify", INVENTORY, cutover_vars(audit, release), echo=False)
-        assert code == 0, lines
-        assert any(line.startswith("trace_probe |") and line.endswith("pass") for line in lines), lines
-        for url, seen in served_colors().items():
-            assert set(seen["by_color"]) == {live}, (url, seen)
-        assert lb_host().file(STATE_FILE).content_string == state_before
-        assert not lb_host().file(LOCK_FILE).exists
-        # The dry run's evidence: a signed log of its own, every gate's result in it.
-        (verify_run,) = set(audit_logs(audit)) - set(logs_before)
-        records = verify_log(audit, verify_run)
-        assert records[0]["operation"] == "verify" and records[-1]["outcome"] == "succeeded", records[-1]
-        assert {record["gate"] for record in records if record["type"] == "gate_result"} >= {"drift_check", "trace_probe"}, records
-
-        code, lines, _seconds = run_playbook("cutover", INVENTORY, cutover_vars(audit, release, bluegreen_deploy=False),
-                                             echo=False)
-    assert code == 0, lines
-    totals = load.totals()
-    assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
-    for url, seen in served_colors().items():
-        assert set(seen["by_color"]) == {other(live)}, (url, seen)
-    deploy_log, _verify_log, cutover_log = audit_logs(audit)[-3:]
-    assert any("app_release" in record.get("action", "") for record in verify_log(audit, deploy_log))
-    assert not any("app_release" in record.get("action", "") for record in verify_log(audit, cutover_log))
-
-
 # Variables only the controller's molecule runs need: the job's inventory reaches the same
 # hosts with the machine credential's key (in ansible-runner's ssh-agent) and its own known_hosts.
 CONTROLLER_ONLY_VARS = {"ansible_ssh_private_key_file", "ansible_ssh_common_args", "ansible_podman_executable"}
@@ -738,38 +678,54 @@ def awx_job(directory, playbook, extra_vars, release=None):
     return stats, logs
 
 
-def test_awx_runs_cutover_rollback_and_verify_in_the_execution_environment_over_ssh(tmp_path, settled_lab):
-    """The image make ee builds (ansible-core 2.16, what AAP 2.5's EEs carry) runs the
-    playbooks of AWX's job templates against the lab's hosts over SSH, under load."""
+def test_the_awx_workflow_deploys_verifies_cuts_over_and_rolls_back_in_the_execution_environment_over_ssh(
+        tmp_path, settled_lab):
+    """The image make ee builds (ansible-core 2.16, what AAP 2.5's EEs carry) runs the AWX
+    workflow's job templates one after the other against the lab's hosts over SSH, under load:
+    deploy ahead (no user traffic reaches the idle color), verify (changes nothing, leaves its
+    evidence), the cutover without deploying again (deploy's set_stats says so), then a
+    rollback on demand to the previous color. No request fails on the way."""
     live = settled_lab
     keypair(tmp_path, "audit")
-    release = build_release("1.9.0")
+    release = build_release("1.6.0")
     with LabLoad(LB_URLS, rate=60) as load:
-        stats, logs = awx_job(tmp_path, "cutover", dict(TIMING, **GATES), release)
-    assert stats["bluegreen_result"]["outcome"] == "succeeded" and stats["bluegreen_result"]["live_color"] == other(live), stats
+        deployed, logs = awx_job(tmp_path, "deploy", dict(TIMING, **GATES), release)
+        assert deployed["bluegreen_result"]["outcome"] == "succeeded" and deployed["bluegreen_deploy"] is False, deployed
+        assert load.totals_now().get(other(live), 0) == 0, "the deployment sent user traffic to the idle color"
+        deploy_records = verified_records(logs[0], tmp_path / "audit.pub")
+        assert any("app_release" in record.get("action", "") for record in deploy_records)
+        # The audit_trail callback on ansible-core 2.16: every task's result, not only the playbook's records.
+        assert sum(record["type"] == "task_result" for record in deploy_records) > 50, deploy_records[-1]
+
+        state_before = lb_host().file(STATE_FILE).content_string
+        verified, logs = awx_job(tmp_path, "verify", dict(TIMING, **GATES), release)
+        assert verified["bluegreen_result"]["outcome"] == "succeeded", verified
+        assert lb_host().file(STATE_FILE).content_string == state_before and not lb_host().file(LOCK_FILE).exists
+        records = verified_records(logs[0], tmp_path / "audit.pub")
+        gates = {record["gate"]: record["verdict"] for record in records if record["type"] == "gate_result"}
+        assert gates["drift_check"] == gates["trace_probe"] == "pass" and "fail" not in gates.values(), gates
+        assert records[0]["operation"] == "verify" and records[-1]["outcome"] == "succeeded", records[-1]
+        assert {color for seen in served_colors().values() for color in seen["by_color"]} == {live}
+
+        cut_over, logs = awx_job(tmp_path, "cutover", dict(TIMING, **GATES, bluegreen_deploy=deployed["bluegreen_deploy"]),
+                                 release)
+        assert cut_over["bluegreen_result"]["outcome"] == "succeeded", cut_over
+        assert cut_over["bluegreen_result"]["live_color"] == other(live), cut_over
+        records = verified_records(logs[0], tmp_path / "audit.pub")
+        assert records[-1]["outcome"] == "succeeded"
+        assert not any("app_release" in record.get("action", "") for record in records)
     totals = load.totals()
     assert totals["errors"] == 0 and totals["non_2xx"] == 0 and totals["by_color"].get(other(live), 0) > 0, totals
     assert {color for seen in served_colors().values() for color in seen["by_color"]} == {other(live)}
-    records = verified_records(logs[0], tmp_path / "audit.pub")
-    assert len(logs) == 1 and records[-1]["outcome"] == "succeeded"
-    # The audit_trail callback on ansible-core 2.16: every task's result, not only the playbook's records.
-    assert sum(record["type"] == "task_result" for record in records) > 50, [record["type"] for record in records]
 
     with LabLoad(LB_URLS, rate=60) as load:
-        stats, logs = awx_job(tmp_path, "rollback", dict(TIMING))
-    assert stats["bluegreen_result"]["live_color"] == live, stats
+        rolled_back, logs = awx_job(tmp_path, "rollback", dict(TIMING))
+    assert rolled_back["bluegreen_result"]["live_color"] == live, rolled_back
     totals = load.totals()
     assert totals["errors"] == 0 and totals["non_2xx"] == 0, totals
     assert {color for seen in served_colors().values() for color in seen["by_color"]} == {live}
-    assert len(logs) == 1 and verified_records(logs[0], tmp_path / "audit.pub")[0]["operation"] == "rollback"
-
-    # The release rolled back from is still deployed on the idle color: verify gates it there.
-    stats, logs = awx_job(tmp_path, "verify", dict(TIMING, **GATES), release)
-    assert stats["bluegreen_result"]["outcome"] == "succeeded" and stats["bluegreen_result"]["live_color"] == live, stats
     records = verified_records(logs[0], tmp_path / "audit.pub")
-    gates = {record["gate"]: record["verdict"] for record in records if record["type"] == "gate_result"}
-    assert gates["drift_check"] == gates["trace_probe"] == "pass" and "fail" not in gates.values(), gates
-    assert records[-1]["type"] == "run_sealed" and records[-1]["outcome"] == "succeeded", records[-1]
+    assert records[0]["operation"] == "rollback" and any(record["type"] == "rollback" for record in records)
 
 
 def test_every_run_left_a_verified_log_and_its_report(audit, settled_lab):
