@@ -53,11 +53,13 @@ def build_service_release(service, version, defects=(), cache=ROOT / ".cache"):
 
 
 def run_playbook(playbook, inventory, extra_vars, echo=True, log=None, start_new_session=False, on_start=None):
-    """Runs a collection playbook against one inventory or several; echoes its progress lines
-    (the `msg` of debug tasks). Returns (exit code, every msg line, seconds)."""
+    """Runs a collection playbook (by its short name) or a playbook file (a path ending in
+    .yml) against one inventory or several; echoes its progress lines (the `msg` of debug
+    tasks). Returns (exit code, every msg line, seconds)."""
     inventories = [inventory] if isinstance(inventory, (str, Path)) else list(inventory or [])
+    target = str(playbook) if str(playbook).endswith((".yml", ".yaml")) else f"tracegate.bluegreen.{playbook}"
     command = ["ansible-playbook"] + [arg for path in inventories for arg in ("-i", str(path))] + [
-        f"tracegate.bluegreen.{playbook}", "-e", json.dumps(extra_vars)]
+        target, "-e", json.dumps(extra_vars)]
     started = time.monotonic()
     # One JSON line per debug message makes the progress lines easy to pick out.
     env = dict(os.environ, ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
