@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
-from tour import LabLoad, build_release, keypair, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+from tour import SCENARIO_GATES, LabLoad, build_release, keypair, run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 BAKE, WATCH, INTERVAL = 10, 10, 5
 # The load test before traffic as the molecule scenarios run it (tour.SCENARIO_TIMING): 6 s of
@@ -48,20 +48,6 @@ TIMING = {"bluegreen_bake_seconds": BAKE, "bluegreen_watch_seconds": WATCH, "blu
 STEPS = [5, 25, 50, 100]
 CONFIGURED = BAKE * (len(STEPS) - 1) + WATCH
 BASELINE = ROOT / "benchmarks" / "baseline_cutover.yml"
-# What the gates of the molecule cutover scenario's lab need (extensions/molecule/cutover/
-# tests/test_cutover.py, GATES): its security gate matches the release's packages against
-# the lab's advisories and runs a command on the idle hosts; its migration gate reaches the
-# lab's PostgreSQL through the published port.
-MOLECULE_CUTOVER_GATES = {
-    "bluegreen_security_advisories": str(ROOT / "tests" / "lab" / "advisories"),
-    "bluegreen_security_policy": {"forbidden_paths": ["/admin", "/debug/vars"]},
-    "bluegreen_security_command_checks": [{"name": "the service runs as its own user",
-                                           "argv": ["systemctl", "show", "-p", "User", "--value", "bgdemo.service"],
-                                           "stdout": "^bgdemo$"}],
-    "bluegreen_database": {"conninfo": "host=127.0.0.1 port=35432 dbname=bgdemo user=bgdemo",
-                           "password": "bgdemo-lab-only", "smoke_paths": ["/api/orders"]}}
-
-
 class Lab:
     """What the benchmark needs to know of the lab behind an inventory: the load balancers'
     published URLs, how Ansible reaches the hosts, and the extra vars its playbooks need."""
@@ -79,7 +65,7 @@ class Lab:
             self.extra_vars.update(bluegreen_audit_dir=str(audit_dir),
                                    bluegreen_audit_signing_key=str(keypair(audit_dir, "signing")))
         if "lab_database" in listed:
-            self.extra_vars.update(MOLECULE_CUTOVER_GATES)
+            self.extra_vars.update(SCENARIO_GATES)
 
     def settings(self, **extra):
         return dict(TIMING, **self.extra_vars, **extra)

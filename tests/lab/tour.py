@@ -207,6 +207,18 @@ def live_color(urls):
 # requests (min_requests) in about 2 s; a 5 % step took 17 s, and longer than bake and hold
 # on a loaded machine. The live rate the load test copies is read from 15 s of traces, not a
 # minute (15 s less per cutover).
+# What the gates of the molecule cutover scenario's lab need for bgdemo: its security gate
+# matches the release's packages against the lab's advisories and runs a command on the idle
+# hosts; its migration gate runs the release's migrations on the lab's PostgreSQL from the
+# controller (through the published port) and smoke-tests its orders.
+SCENARIO_GATES = {"bluegreen_security_advisories": str(HERE / "advisories"),
+                  "bluegreen_security_policy": {"forbidden_paths": ["/admin", "/debug/vars"]},
+                  "bluegreen_security_command_checks": [{"name": "the service runs as its own user",
+                                                         "argv": ["systemctl", "show", "-p", "User", "--value", "bgdemo.service"],
+                                                         "stdout": "^bgdemo$"}],
+                  "bluegreen_database": {"conninfo": "host=127.0.0.1 port=35432 dbname=bgdemo user=bgdemo",
+                                         "password": "bgdemo-lab-only", "smoke_paths": ["/api/orders"]}}
+
 SCENARIO_TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 20,
                    "bluegreen_watch_seconds": 8, "bluegreen_analysis_window": 30, "bluegreen_probe_deadline": 15,
                    "bluegreen_steps": [25, 100], "bluegreen_load_test_seconds": 6,

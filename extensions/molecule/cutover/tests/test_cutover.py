@@ -30,6 +30,7 @@ import testinfra
 ROOT = Path(__file__).resolve().parents[4]
 sys.path[:0] = [str(ROOT / "tests" / "lab"), str(ROOT / "tests" / "ee")]
 
+from tour import SCENARIO_GATES as GATES  # noqa: E402
 from tour import SCENARIO_TIMING as TIMING  # noqa: E402
 from tour import LabLoad, build_release, keypair, render_report, run_logged_playbook, verified_records  # noqa: E402
 from tour import served_colors as tour_served_colors  # noqa: E402
@@ -56,19 +57,6 @@ LOG_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "cutove
 
 def run_playbook(playbook, inventory, extra_vars, **kwargs):
     return run_logged_playbook(playbook, inventory, extra_vars, LOG_DIR, **kwargs)
-
-
-# Every run of bgdemo here: its security gate matches the release's packages against the
-# lab's advisories and runs a command on the idle hosts, and its migration gate runs the
-# release's migrations on the lab's PostgreSQL from the controller (through the published
-# port) and smoke-tests its orders.
-GATES = {"bluegreen_security_advisories": str(ROOT / "tests" / "lab" / "advisories"),
-         "bluegreen_security_policy": {"forbidden_paths": ["/admin", "/debug/vars"]},
-         "bluegreen_security_command_checks": [{"name": "the service runs as its own user",
-                                                "argv": ["systemctl", "show", "-p", "User", "--value", "bgdemo.service"],
-                                                "stdout": "^bgdemo$"}],
-         "bluegreen_database": {"conninfo": "host=127.0.0.1 port=35432 dbname=bgdemo user=bgdemo",
-                                "password": "bgdemo-lab-only", "smoke_paths": ["/api/orders"]}}
 
 
 def cutover_vars(audit, release, **extra):

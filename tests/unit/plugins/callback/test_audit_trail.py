@@ -29,11 +29,11 @@ def result_before_2_19(task_, facts=None, **fields):
     return SimpleNamespace(_host=host, _task=task_, _result=content)
 
 
-def started_run(tmp_path):
+def started_run(tmp_path, made_result=result):
     log = tmp_path / "run.jsonl"
     callback = audit_trail.CallbackModule()
     settings = {"bluegreen_run": {"operation": "cutover", "audit_log": str(log), "run_id": "run-1"}}
-    callback.v2_runner_on_ok(result(task("Settings"), facts=settings))
+    callback.v2_runner_on_ok(made_result(task("Settings"), facts=settings))
     audit.AuditWriter(str(log), "run-1", KEY).append("run_start", actor="alice")
     return callback, log
 
@@ -73,11 +73,7 @@ def test_a_loop_task_is_recorded_under_its_name_as_written(tmp_path):
 
 
 def test_task_results_of_ansible_core_before_2_19_are_recorded_too(tmp_path):
-    log = tmp_path / "run.jsonl"
-    callback = audit_trail.CallbackModule()
-    settings = {"bluegreen_run": {"operation": "cutover", "audit_log": str(log), "run_id": "run-1"}}
-    callback.v2_runner_on_ok(result_before_2_19(task("Settings"), facts=settings))
-    audit.AuditWriter(str(log), "run-1", KEY).append("run_start", actor="alice")
+    callback, log = started_run(tmp_path, result_before_2_19)
     callback.v2_runner_on_ok(result_before_2_19(task("Set the split"), changed=True))
     callback.v2_runner_on_failed(result_before_2_19(task("Judge"), failed=True))
     callback.v2_runner_on_skipped(result_before_2_19(task("Skip"), skipped=True))
