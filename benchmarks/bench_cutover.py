@@ -48,6 +48,8 @@ TIMING = {"bluegreen_bake_seconds": BAKE, "bluegreen_watch_seconds": WATCH, "blu
 STEPS = [5, 25, 50, 100]
 CONFIGURED = BAKE * (len(STEPS) - 1) + WATCH
 BASELINE = ROOT / "benchmarks" / "baseline_cutover.yml"
+
+
 class Lab:
     """What the benchmark needs to know of the lab behind an inventory: the load balancers'
     published URLs, how Ansible reaches the hosts, and the extra vars its playbooks need."""
