@@ -26,7 +26,7 @@ import datetime
 import json
 
 from .model import BackendError, SkippedSpans, Span, normalize_id
-from .otlp_json import spans_from_document
+from .otlp_json import count_trace_ids, spans_from_document
 from .search import SlicingSearch, group_by_trace
 
 # An answer with at least this share of `limit` traces may be truncated: Cassandra stops at
@@ -61,11 +61,10 @@ class JaegerV3(SlicingSearch):
         }
         if query.color:
             params["query.attributes"] = json.dumps({"deployment.color": query.color})
-        traces = group_by_trace(spans_from_document(self._get(self.search_path, params),
-                                                    self.http.source(self.search_path), skipped))
-        # OTLP JSON does not group by trace; spans skipped for their trace id are not counted,
-        # which FULL_SHARE leaves room for.
-        return traces, len(traces)
+        document = self._get(self.search_path, params)
+        source = self.http.source(self.search_path)
+        # OTLP JSON does not group by trace: the distinct trace ids of the raw spans.
+        return count_trace_ids(document, source), lambda: group_by_trace(spans_from_document(document, source, skipped))
 
     def trace(self, trace_id):
         path = f"/api/v3/traces/{trace_id}"
@@ -103,8 +102,9 @@ class JaegerV1(SlicingSearch):
                 raise BackendError(f"{self.http.source(self.search_path)} answered 404: this Jaeger has no v1 query "
                                    f"API (Jaeger's main branch removed it after 2.20); set jaeger_api_version: v3", status=404) from exc
             raise
-        spans = parse_v1(document, self.http.source(self.search_path), skipped)
-        return group_by_trace(spans), len(document["data"] or ())
+        source = self.http.source(self.search_path)
+        # The envelope is checked at once, also for an answer that is split and never read.
+        return len(v1_traces(document, source)), lambda: group_by_trace(parse_v1(document, source, skipped))
 
     def trace(self, trace_id):
         path = f"/api/traces/{trace_id}"
@@ -134,10 +134,9 @@ def _processes(raw, source):
     return processes
 
 
-def parse_v1(document, source, skipped):
-    """Spans of a v1 envelope {"data": [trace...], "errors": ...}; `source` names the
-    backend and URL in errors. This runs over every span of a window, so per-span work is
-    kept to what the gates read."""
+def v1_traces(document, source):
+    """The list of traces of a v1 envelope {"data": [trace...], "errors": ...}; `source`
+    names the backend and URL in errors."""
     if not isinstance(document, dict) or "data" not in document:
         raise BackendError(f"{source} answered no 'data': {str(document)[:200]}")
     if document.get("errors"):
@@ -145,8 +144,14 @@ def parse_v1(document, source, skipped):
     data = document["data"] or []
     if not isinstance(data, list):
         raise BackendError(f"{source}: 'data' is not a list of traces: {str(data)[:100]}")
+    return data
+
+
+def parse_v1(document, source, skipped):
+    """Spans of a v1 envelope (see v1_traces). This runs over every span of a window, so
+    per-span work is kept to what the gates read."""
     spans = []
-    for trace in data:
+    for trace in v1_traces(document, source):
         if not isinstance(trace, dict) or not isinstance(trace.get("spans") or [], list):
             raise BackendError(f"{source}: a trace is not an object with a list of spans: {str(trace)[:100]}")
         processes = _processes(trace.get("processes"), source)

@@ -87,6 +87,18 @@ def _list(container, keys, source, what):
     return []
 
 
+def count_trace_ids(document, source):
+    """How many traces an OTLP JSON answer holds spans of (distinct raw trace ids, as the
+    backend wrote them), without parsing the spans."""
+    trace_ids = set()
+    for resource_span in resource_spans(document, source):
+        for scope in _list(resource_span, ("scopeSpans", "instrumentationLibrarySpans"), source, "resourceSpans entry"):
+            for raw in _list(scope, ("spans",), source, "scopeSpans entry"):
+                if isinstance(raw, dict):
+                    trace_ids.add(str(raw.get("traceId")))
+    return len(trace_ids)
+
+
 def spans_from_document(document, source, skipped):
     """Spans of an OTLP JSON answer; `source` names the backend and URL in errors, spans
     that cannot be read are counted in `skipped`."""

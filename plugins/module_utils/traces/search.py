@@ -40,14 +40,19 @@ class SlicingSearch(TraceBackend):
         return spans_in_window(traces, query)
 
     def _collect(self, query, start, end, depth, traces, truncated, skipped):
-        found, answered = self.search(query, start, end, skipped)
+        answered, read = self.search(query, start, end, skipped)
         if answered >= self.limit(query) * self.full_share:
             if depth < (MAX_SPLIT_DEPTH if answered >= self.limit(query) else MAX_SHORT_SPLIT_DEPTH):
+                # The halves hold every trace of this answer: it is not read, a busy window's
+                # first answers would otherwise be parsed once per level of the split.
                 middle = (start + end) / 2
                 self._collect(query, start, middle, depth + 1, traces, truncated, skipped)
                 self._collect(query, middle, end, depth + 1, traces, truncated, skipped)
                 return
             truncated.append((start, end, answered, depth))
+            # Not judged (spans raises): nothing more to read.
+            return
+        found = read()
         if not traces:
             traces.update(found)
             return
@@ -66,9 +71,10 @@ class SlicingSearch(TraceBackend):
         return query.limit
 
     def search(self, query, start, end, skipped):
-        """({trace_id: [Span]}, the most traces one answer of it held) of one search. The
-        count is the answer's, taken before parsing: a trace whose spans were all skipped
-        still counts towards the limit."""
+        """(answered, read) of one search: the most traces one answer of it held, counted
+        before parsing (a trace whose spans were all skipped still counts towards the limit),
+        and a function that parses the answer into {trace_id: [Span]}, called only for an
+        answer that is kept; spans it cannot read are counted in `skipped`."""
         raise NotImplementedError
 
 

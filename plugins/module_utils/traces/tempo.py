@@ -103,14 +103,21 @@ class Tempo(SlicingSearch):
         return min(query.limit, MAX_LIMIT)
 
     def search(self, query, start, end, skipped):
-        traces, answered = {}, 0
         source = self.http.source(self.search_path)
+        documents = {}
         for kind in ("server", "client"):
             params = {"q": self.traceql(query, kind), "start": int(start), "end": int(end) + 1,
                       "limit": self.limit(query), "spss": SPANS_PER_SPANSET}
-            document = self.http.get_json(self.search_path, params)
+            documents[kind] = self.http.get_json(self.search_path, params)
+        answered = max(len(search_results(document, source)) for document in documents.values())
+        return answered, lambda: self._read(documents, query, start, end, source, skipped)
+
+    def _read(self, documents, query, start, end, source, skipped):
+        """{trace_id: [Span]} of a search's answers, with the traces whose spans were cut at
+        spss fetched whole."""
+        traces = {}
+        for kind, document in documents.items():
             found, partial = parse_search(document, query.service, kind, source, skipped)
-            answered = max(answered, len(document.get("traces") or ()))
             if len(partial) > MAX_WHOLE_TRACES:
                 raise BackendError(
                     f"{source}: {len(partial)} traces matched more than {SPANS_PER_SPANSET} {kind} spans of "
@@ -121,7 +128,7 @@ class Tempo(SlicingSearch):
                                    if span.kind == kind and same_service(span.service, query.service)]
             for trace_id, spans in found.items():
                 traces.setdefault(trace_id, []).extend(spans)
-        return traces, answered
+        return traces
 
     def trace(self, trace_id):
         return self._trace(trace_id, SkippedSpans())
@@ -131,14 +138,19 @@ class Tempo(SlicingSearch):
         return spans_from_document(self.http.get_json(path, params, not_found={}), self.http.source(path), skipped)
 
 
+def search_results(document, source):
+    """The list of traces of a search answer."""
+    if not isinstance(document, dict) or not isinstance(document.get("traces") or [], list):
+        raise BackendError(f"{source} answered no 'traces' list: {str(document)[:200]}")
+    return document.get("traces") or []
+
+
 def parse_search(document, service, kind, source, skipped):
     """({trace_id: [Span]}, [trace ids whose spans were cut at spss]) from a search answer.
     Search spans carry only the attributes the query matched or selected, so service and
     kind come from the query itself."""
-    if not isinstance(document, dict) or not isinstance(document.get("traces") or [], list):
-        raise BackendError(f"{source} answered no 'traces' list: {str(document)[:200]}")
     traces, partial = {}, []
-    for trace in document.get("traces") or []:
+    for trace in search_results(document, source):
         if not isinstance(trace, dict):
             raise BackendError(f"{source}: a search result is not an object: {str(trace)[:100]}")
         spansets = trace.get("spanSets") or ([trace["spanSet"]] if trace.get("spanSet") else [])

@@ -44,7 +44,7 @@ class Zipkin(SlicingSearch):
         document = self.http.get_json(self.search_path, params)
         if not isinstance(document, list) or not all(isinstance(trace, list) for trace in document):
             raise BackendError(f"{source} answered something that is not a list of traces: {str(document)[:200]}")
-        return group_by_trace(parse_spans([span for trace in document for span in trace], source, skipped)), len(document)
+        return len(document), lambda: group_by_trace(parse_spans([span for trace in document for span in trace], source, skipped))
 
     def trace(self, trace_id):
         path = f"/api/v2/trace/{trace_id}"
