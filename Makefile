@@ -151,18 +151,19 @@ sanity: collection host-packages
 	@# (3.11, Debian 12's; 3.9, the oldest the collection supports on hosts).
 	for version in 3.11 3.9; do SANITY_PYTHON=$$version tests/sanity/run.sh --test compile --test import; done
 
-# CASES_CORE=<venv, absolute> (e.g. $PWD/.cache/core/2.16) runs the any_service scenario's cases' playbooks on
-# that ansible-core (its conftest.py); by default they run on the newest. make test sets the
-# oldest: its cutovers (goshop healthy and faulty, the deploy hook's jshop, the quickstart in
-# production) run on 2.16 there, the cutover scenario's cases on the newest and its AWX
-# workflow case in the execution environment (2.16).
+# CASES_CORE_<scenario>=<venv, absolute> (e.g. CASES_CORE_cutover=$PWD/.cache/core/2.16) runs that
+# scenario's cases' playbooks on that ansible-core (tests/lab/cases_core.py); by default they
+# run on the newest. make test runs the cutover scenario's cases on the oldest (2.16, also a
+# tenth faster there than on 2.21, measured) and any_service's on the newest, so that both ends
+# of the range cut over real hosts under load; the AWX workflow case runs in the execution
+# environment (2.16) either way, and every converge is molecule's, on the newest.
 # Each scenario runs whatever the other's outcome (molecule test --all stops at the first failure).
 MOLECULE_SCENARIOS := any_service cutover
-CASES_CORE ?=
+CASES_CORE_any_service ?=
+CASES_CORE_cutover ?=
 molecule: collection core-venvs lab-image trace-backends ee
-	@cd extensions && failed=""; for scenario in $(MOLECULE_SCENARIOS); do \
-	  BLUEGREEN_CASES_CORE=$(CASES_CORE) molecule test -s $$scenario || failed="$$failed $$scenario"; \
-	done; \
+	@cd extensions && failed=""; \
+	$(foreach scenario,$(MOLECULE_SCENARIOS),BLUEGREEN_CASES_CORE=$(CASES_CORE_$(scenario)) molecule test -s $(scenario) || failed="$$failed $(scenario)"; ) \
 	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 
 units: collection awxkit
@@ -216,38 +217,43 @@ checks: lint docs sanity collection-install-check ee matrix awxkit host-packages
 	pytest -n 2 --dist loadfile tests/unit tests/integration
 
 # make test in three stages, each line of .build/stages.log its name, outcome and seconds:
-# 1. everything before the lab, side by side (make -j3): the installs (downloads and disk)
-#    beside the Go builds, lint, the docs site, sanity, the execution environment and the tarball check (CPU);
-#    a failure here stops before the lab;
-# 2. the lab scenarios with only the matrix beside them, niced: with every check beside them
-#    (measured), the scenarios' own CPU work (ansible, the apps under load, podman) slowed
-#    threefold and the whole took longer than one after the other;
-# 3. the unit and integration tests, whatever the scenarios' outcome. What failed is listed at
+# 1. what the lab needs, side by side (make -j3): the installs (downloads and disk) beside the
+#    Go builds (Jaeger's, about 10 minutes on a new machine, is the longest), the lab image and
+#    the execution environment; a failure here stops before the lab;
+# 2. the lab scenarios, and beside them, niced and one after the other, the checks that need
+#    no lab: lint, the docs site, sanity, the tarball check and the matrix. A cutover under
+#    the lab's load leaves about a third of the two cores idle (waits on bakes, SSH and
+#    answers; measured 52 of 172 CPU-seconds), which the checks take, while before the lab
+#    they took the cores from the Jaeger build that the lab waits for;
+# 3. the unit and integration tests, whatever the outcome before. What failed is listed at
 #    the end, with the scenarios' failures and the time of every stage.
-BEFORE_THE_LAB := lint docs sanity core-venvs awxkit collection host-packages lab-image trace-backends ee collection-install-check
+BEFORE_THE_LAB := core-venvs awxkit collection host-packages lab-image trace-backends ee
+BESIDE_THE_LAB := lint docs sanity collection-install-check matrix
 test:
-	@mkdir -p .build && : > .build/stages.log; begun=$$SECONDS; failed=""; \
+	@mkdir -p .build && : > .build/stages.log; begun=$$SECONDS; \
 	stage() { local name=$$1 started=$$SECONDS outcome=ok; shift; \
 	  echo "== make test: $$name, from minute $$(( (started - begun) / 60 ))"; \
-	  "$$@" || { outcome=FAILED; failed="$$failed $$name"; }; \
-	  printf '%-20s %-7s %5d s\n' "$$name" "$$outcome" $$((SECONDS - started)) >> .build/stages.log; \
+	  "$$@" || outcome=FAILED; \
+	  printf '%-24s %-7s %5d s\n' "$$name" "$$outcome" $$((SECONDS - started)) >> .build/stages.log; \
 	  [ $$outcome = ok ]; }; \
+	failed() { awk '$$2 == "FAILED" { printf " %s", $$1 }' .build/stages.log; }; \
 	report() { echo "make test stages (.build/stages.log):"; cat .build/stages.log; \
 	  echo "make test: $$(( (SECONDS - begun) / 60 )) min in all"; }; \
 	stage before-the-lab $(MAKE) --no-print-directory -j3 --output-sync=target $(BEFORE_THE_LAB) || true; \
-	if [ -n "$$failed" ]; then report; echo "make test failed:$$failed (the lab did not run)"; exit 1; fi; \
-	stage matrix nice -n 10 $(MAKE) --no-print-directory matrix > .build/matrix.log 2>&1 & matrix=$$!; \
-	stage molecule bash -o pipefail -c '$(MAKE) --no-print-directory molecule CASES_CORE=$(CORE_VENVS)/$(OLDEST_CORE) 2>&1 | tee .build/molecule.log' || true; \
-	wait $$matrix || failed="$$failed matrix"; \
-	cat .build/matrix.log; \
+	if [ -n "$$(failed)" ]; then report; echo "make test failed:$$(failed) (the lab did not run)"; exit 1; fi; \
+	( for check in $(BESIDE_THE_LAB); do stage $$check nice -n 10 $(MAKE) --no-print-directory $$check || true; done \
+	  > .build/beside-the-lab.log 2>&1 ) & beside=$$!; \
+	stage molecule bash -o pipefail -c '$(MAKE) --no-print-directory molecule CASES_CORE_cutover=$(CORE_VENVS)/$(OLDEST_CORE) 2>&1 | tee .build/molecule.log' || true; \
+	wait $$beside; \
+	echo "== the checks beside the lab (.build/beside-the-lab.log):"; cat .build/beside-the-lab.log; \
 	stage pytest pytest -n 2 --dist loadfile tests/unit tests/integration || true; \
-	case "$$failed" in *molecule*) \
+	case "$$(failed)" in *molecule*) \
 	  echo "the lab scenarios' failures (all of their output in .build/molecule.log):"; \
 	  sed 's/\x1b\[[0-9;]*m//g' .build/molecule.log \
 	    | grep -E 'molecule scenarios failed|(FAILED|ERROR)( |$$)| E  +[A-Za-z]|fatal: \[|failed=[1-9]' | tail -80 || true;; \
 	esac; \
 	report; \
-	if [ -n "$$failed" ]; then echo "make test failed:$$failed"; exit 1; fi
+	if [ -n "$$(failed)" ]; then echo "make test failed:$$(failed)"; exit 1; fi
 
 bench: bench-switch bench-judge bench-audit bench-cutover
 
