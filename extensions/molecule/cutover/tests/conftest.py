@@ -1,8 +1,14 @@
 """test_provisioned.py runs first, right after the converge: it checks what provision.yml left
 before any cutover changes it. CUTOVER_CASE_ORDER=reverse then runs the cutover cases last to
 first: each sets up its own state, and this order is how that is checked (a case that leaned on
-the one before it fails here)."""
+the one before it fails here). The ansible-core the cases' playbooks run on: tests/lab/cases_core.py."""
 import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tests" / "lab"))
+
+from cases_core import cases_core  # noqa: E402,F401 (a fixture, used by being imported)
 
 
 def pytest_collection_modifyitems(items):

@@ -74,14 +74,14 @@ def test_a_second_service_shares_the_load_balancers_without_touching_the_first(s
     assert all(len(colors) == 1 for colors in first_live.values()), first_live
     files_before = first_service_files()
 
-    with LabLoad(FIRST_URLS, rate=40) as first_load:
+    with LabLoad(FIRST_URLS, rate=20) as first_load:
         code, lines, _seconds = run_logged_playbook("provision", INVENTORY, dict(
             second_service, bluegreen_release=build_release("2.1.0")), LOG_DIR, echo=False)
         assert code == 0, lines
         assert {url: set(seen["by_color"]) for url, seen in served_colors(SECOND_URLS, 30).items()} == \
             dict.fromkeys(SECOND_URLS, {"blue"})
 
-        with LabLoad(SECOND_URLS, rate=40) as second_load:
+        with LabLoad(SECOND_URLS, rate=20) as second_load:
             code, lines, _seconds = run_logged_playbook("cutover", INVENTORY, dict(
                 second_service, bluegreen_release=build_release("2.2.0")), LOG_DIR, echo=False)
         assert code == 0, lines
