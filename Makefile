@@ -39,7 +39,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
 .PHONY: help demo test bench bench-switch bench-judge bench-judge-lab bench-audit bench-cutover bench-gates lint sanity units integration molecule lab-up lab-down \
-        docs checks collection-install-check ee matrix core-venvs awxkit venv host-packages collection artifact lab-image trace-backends clean
+        docs checks collection-install-check ee ee-image matrix core-venvs awxkit venv host-packages collection artifact lab-image trace-backends clean
 
 help:
 	@echo "make demo      bring the lab up and run four cutovers under live load (healthy, faulty, untraced, vulnerable)"
@@ -161,7 +161,7 @@ sanity: collection host-packages
 MOLECULE_SCENARIOS := any_service cutover
 CASES_CORE_any_service ?=
 CASES_CORE_cutover ?=
-molecule: collection core-venvs lab-image trace-backends ee
+molecule: collection core-venvs lab-image trace-backends ee-image
 	@cd extensions && failed=""; \
 	$(foreach scenario,$(MOLECULE_SCENARIOS),BLUEGREEN_CASES_CORE=$(CASES_CORE_$(scenario)) molecule test -s $(scenario) || failed="$$failed $(scenario)"; ) \
 	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
@@ -192,11 +192,13 @@ collection-install-check: core-venvs
 	python3 tests/collection/install_check.py $(VENV)/bin $(CORE_VENVS)/$(OLDEST_CORE)/bin
 
 # The execution environment: its base and its image built with podman when an input changed
-# (ee/build.sh), then tests/ee/smoke.py runs a playbook in it through ansible-runner as AWX
-# runs a job.
-ee: collection lab-image $(EE_TOOLS_STAMP)
-	image=$$(ee/build.sh $(EE_TOOLS)/bin/ansible-builder); \
-	  $(EE_TOOLS)/bin/python tests/ee/smoke.py "$$image"
+# (ee/build.sh, which prints the image's name), then tests/ee/smoke.py runs a playbook in it
+# through ansible-runner as AWX runs a job. The lab scenarios need the image only.
+ee-image: collection lab-image $(EE_TOOLS_STAMP)
+	ee/build.sh $(EE_TOOLS)/bin/ansible-builder >/dev/null
+
+ee: ee-image
+	$(EE_TOOLS)/bin/python tests/ee/smoke.py "$$(ee/build.sh $(EE_TOOLS)/bin/ansible-builder)"
 
 # The unit tests and ansible-test sanity under every older supported ansible-core (the newest
 # is `units` and `sanity`).
