@@ -13,7 +13,7 @@ description:
   - Builds the per-host input of the gates that compare the colors (M(tracegate.bluegreen.drift_check),
     M(tracegate.bluegreen.dependency_parity)) from what each app host registered or set as a fact.
   - A host without the fact, or whose result lacks O(field), is still listed, with V(null) in
-    O(field) and an error: a result that was not read is never taken as an empty one.
+    O(field) and an error, so that a result that was not read is never taken as an empty one.
 author: tracegate.bluegreen developers (@tracegate)
 options:
   _input:

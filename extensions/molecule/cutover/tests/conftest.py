@@ -8,7 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tests" / "lab"))
 
-from cases_core import cases_core  # noqa: E402,F401 (a fixture, used by being imported)
+# A fixture: used by being imported.
+from cases_core import cases_core  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
 
 
 def pytest_collection_modifyitems(items):
