@@ -182,6 +182,22 @@ def test_the_report_pins_the_run_it_is_asked_for(tmp_path):
     assert not unpinned.get("failed") and unpinned["verification"]["ok"] is True
 
 
+def test_the_report_playbook_takes_paths_relative_to_where_it_is_started(tmp_path):
+    """As an auditor types them, from the directory holding the log and the key: the module
+    runs elsewhere, so the playbook resolves them first."""
+    private, _public = keypair(tmp_path)
+    writer = audit.AuditWriter(str(tmp_path / "cutover-3.jsonl"), "cutover-3", audit.load_private_key(private))
+    writer.append("run_start", operation="cutover", actor="alice")
+    writer.seal("succeeded")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_LOCALHOST_WARNING": "0",
+           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
+    done = subprocess.run([ANSIBLE_PLAYBOOK, "tracegate.bluegreen.audit_report", "-e", "bluegreen_audit_log=cutover-3.jsonl",
+                           "-e", "bluegreen_audit_public_key=audit.pub", "-e", "bluegreen_report_dir=reports"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "log valid" in done.stdout and (tmp_path / "reports" / "cutover-3.html").exists(), done.stdout[-2000:]
+
+
 def test_a_hostile_log_is_reported_by_the_module_not_raised(tmp_path):
     _private, public = keypair(tmp_path)
     log = tmp_path / "hostile.jsonl"
