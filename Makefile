@@ -192,13 +192,13 @@ collection-install-check: core-venvs
 	python3 tests/collection/install_check.py $(VENV)/bin $(CORE_VENVS)/$(OLDEST_CORE)/bin
 
 # The execution environment: its base and its image built with podman when an input changed
-# (ee/build.sh, which prints the image's name), then tests/ee/smoke.py runs a playbook in it
-# through ansible-runner as AWX runs a job. The lab scenarios need the image only.
+# (ee/build.sh), then tests/ee/smoke.py runs a playbook in it through ansible-runner as AWX
+# runs a job. The lab scenarios need the image only.
 ee-image: collection lab-image $(EE_TOOLS_STAMP)
 	ee/build.sh $(EE_TOOLS)/bin/ansible-builder >/dev/null
 
 ee: ee-image
-	$(EE_TOOLS)/bin/python tests/ee/smoke.py "$$(ee/build.sh $(EE_TOOLS)/bin/ansible-builder)"
+	$(EE_TOOLS)/bin/python tests/ee/smoke.py
 
 # The unit tests and ansible-test sanity under every older supported ansible-core (the newest
 # is `units` and `sanity`).

@@ -5,7 +5,8 @@ requirements/core-2.16.txt on Python 3.11, the pins of requirements/ee-image.txt
 and role of the checkout listed by ansible-doc, the judge's statistics, ssh and psql, a signed
 audit log written, verified and rendered, and every playbook's syntax.
 
-Usage: smoke.py IMAGE, with the Python of the venv that holds ansible-runner (make ee).
+Usage: smoke.py [IMAGE], with the Python of the venv that holds ansible-runner (make ee);
+IMAGE is the one ee/build.sh builds (runner.image_name()) unless given.
 """
 
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "tests" / "collection"), str(ROOT / "tests" / "lab")]
 from install_check import expected_plugins  # noqa: E402  pylint: disable=wrong-import-position
-from runner import MOUNTED_AT, JobFailed, private_data_dir, run_successful_job  # noqa: E402  pylint: disable=wrong-import-position
+from runner import MOUNTED_AT, JobFailed, image_name, private_data_dir, run_successful_job  # noqa: E402  pylint: disable=wrong-import-position
 from tour import keypair  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -91,6 +92,6 @@ def main(image):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) > 2:
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(sys.argv[1] if len(sys.argv) == 2 else image_name())
