@@ -87,49 +87,49 @@ def _list(container, keys, source, what):
     return []
 
 
+def raw_spans_by_resource(document, source):
+    """(resourceSpans entry, [raw span, ...]) of an OTLP JSON answer, every scope's spans together."""
+    for resource_span in resource_spans(document, source):
+        scopes = _list(resource_span, ("scopeSpans", "instrumentationLibrarySpans"), source, "resourceSpans entry")
+        yield resource_span, [raw for scope in scopes for raw in _list(scope, ("spans",), source, "scopeSpans entry")]
+
+
 def count_trace_ids(document, source):
     """How many traces an OTLP JSON answer holds spans of (distinct raw trace ids, as the
     backend wrote them), without parsing the spans."""
-    trace_ids = set()
-    for resource_span in resource_spans(document, source):
-        for scope in _list(resource_span, ("scopeSpans", "instrumentationLibrarySpans"), source, "resourceSpans entry"):
-            for raw in _list(scope, ("spans",), source, "scopeSpans entry"):
-                if isinstance(raw, dict):
-                    trace_ids.add(str(raw.get("traceId")))
-    return len(trace_ids)
+    return len({str(raw.get("traceId")) for _resource, raws in raw_spans_by_resource(document, source)
+                for raw in raws if isinstance(raw, dict)})
 
 
 def spans_from_document(document, source, skipped):
     """Spans of an OTLP JSON answer; `source` names the backend and URL in errors, spans
     that cannot be read are counted in `skipped`."""
     spans = []
-    for resource_span in resource_spans(document, source):
-        scopes = _list(resource_span, ("scopeSpans", "instrumentationLibrarySpans"), source, "resourceSpans entry")
+    for resource_span, raws in raw_spans_by_resource(document, source):
         resource_object = resource_span.get("resource")
         resource = attributes(resource_object.get("attributes")) if isinstance(resource_object, dict) else {}
         service = resource.get("service.name", "")
-        for scope in scopes:
-            for raw in _list(scope, ("spans",), source, "scopeSpans entry"):
-                try:
-                    start_ns = int(raw["startTimeUnixNano"])
-                    end_ns = int(raw.get("endTimeUnixNano", start_ns))
-                    attrs = attributes(raw.get("attributes"))
-                    status = (raw.get("status") or {}).get("code", 0)
-                    parent = raw.get("parentSpanId") or None
-                    spans.append(Span(
-                        trace_id=normalize_id(raw["traceId"], 32),
-                        span_id=normalize_id(raw["spanId"], 16),
-                        parent_id=normalize_id(parent, 16) if parent else None,
-                        name=raw.get("name", ""),
-                        kind=span_kind(raw.get("kind", 0)),
-                        start_us=start_ns // 1000,
-                        duration_us=max(0, end_ns - start_ns) // 1000,
-                        service=service,
-                        error=status in STATUS_ERROR,
-                        http_status=attrs.get("http.response.status_code", attrs.get("http.status_code")),
-                        resource=resource,
-                        attributes=attrs,
-                    ))
-                except (BackendError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-                    skipped.skip(source, raw, exc)
+        for raw in raws:
+            try:
+                start_ns = int(raw["startTimeUnixNano"])
+                end_ns = int(raw.get("endTimeUnixNano", start_ns))
+                attrs = attributes(raw.get("attributes"))
+                status = (raw.get("status") or {}).get("code", 0)
+                parent = raw.get("parentSpanId") or None
+                spans.append(Span(
+                    trace_id=normalize_id(raw["traceId"], 32),
+                    span_id=normalize_id(raw["spanId"], 16),
+                    parent_id=normalize_id(parent, 16) if parent else None,
+                    name=raw.get("name", ""),
+                    kind=span_kind(raw.get("kind", 0)),
+                    start_us=start_ns // 1000,
+                    duration_us=max(0, end_ns - start_ns) // 1000,
+                    service=service,
+                    error=status in STATUS_ERROR,
+                    http_status=attrs.get("http.response.status_code", attrs.get("http.status_code")),
+                    resource=resource,
+                    attributes=attrs,
+                ))
+            except (BackendError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+                skipped.skip(source, raw, exc)
     return spans
