@@ -216,7 +216,7 @@ SCENARIO_GATES = {"bluegreen_security_advisories": str(HERE / "advisories"),
                   "bluegreen_security_command_checks": [{"name": "the service runs as its own user",
                                                          "argv": ["systemctl", "show", "-p", "User", "--value", "bgdemo.service"],
                                                          "stdout": "^bgdemo$"}],
-                  "bluegreen_database": {"conninfo": "host=127.0.0.1 port=35432 dbname=bgdemo user=bgdemo",
+                  "bluegreen_database": {"conninfo": "host=127.0.0.1 port=25432 dbname=bgdemo user=bgdemo",
                                          "password": "bgdemo-lab-only", "smoke_paths": ["/api/orders"]}}
 
 SCENARIO_TIMING = {"bluegreen_bake_seconds": 8, "bluegreen_analysis_interval": 4, "bluegreen_hold_seconds": 20,

@@ -18,7 +18,7 @@ import pytest
 import testinfra
 
 APP_HOSTS = {"svc-blue-1": "blue", "svc-green-1": "green"}
-JAEGER = "http://127.0.0.1:46686"
+JAEGER = "http://127.0.0.1:29686"
 COLLECTOR_BINARY = "/usr/local/bin/otelcol"
 COLLECTOR_CONFIG = "/etc/otelcol/config.yaml"
 COLLECTOR_UNIT = "/etc/systemd/system/otelcol.service"

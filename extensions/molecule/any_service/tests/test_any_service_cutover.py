@@ -19,7 +19,7 @@ from tour import SCENARIO_TIMING as TIMING  # noqa: E402
 from tour import served_colors, verified_records  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
-LB_URLS = ["http://127.0.0.1:48080"]
+LB_URLS = ["http://127.0.0.1:29080"]
 STATE_DIR = "/var/lib/tracegate-bluegreen"
 LOG_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "any-service-runs"
 

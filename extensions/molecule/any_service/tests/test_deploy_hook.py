@@ -21,9 +21,9 @@ from tour import LabLoad, build_service_release, keypair, run_logged_playbook, s
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 LOG_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "deploy-hook-runs"
-GOSHOP_URL = "http://127.0.0.1:48080"
+GOSHOP_URL = "http://127.0.0.1:29080"
 # molecule.yml publishes the load balancer's port 8082 on this.
-JSHOP_URL = "http://127.0.0.1:48082"
+JSHOP_URL = "http://127.0.0.1:29082"
 GOSHOP_FILES = ["/etc/haproxy/bluegreen.d/goshop.cfg", "/var/lib/tracegate-bluegreen/goshop.state.json",
                 "/var/lib/tracegate-bluegreen/goshop.lock"]
 

@@ -21,7 +21,7 @@ from tour import SCENARIO_TIMING as TIMING  # noqa: E402
 from tour import LabLoad, build_service_release, keypair, run_logged_playbook, served_colors, verified_records  # noqa: E402
 
 QUICKSTART = ROOT / "docs" / "quickstart"
-LB_URL = "http://127.0.0.1:48080"
+LB_URL = "http://127.0.0.1:29080"
 LOG_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "quickstart-runs"
 # Each quickstart host and the container that stands for it.
 HOSTS = {"app-blue-1": "svc-blue-1", "app-green-1": "svc-green-1", "lb-1": "svc-lb-haproxy", "audit-1": "svc-trace-store"}
@@ -46,7 +46,7 @@ def lab(tmp_path_factory):
     placement = directory / "lab.yml"
     placement.write_text(yaml.safe_dump({"all": {"hosts": hosts}}), encoding="utf-8")
     lab_vars = dict(TIMING, bluegreen_otlp_endpoint="http://svc-trace-store:4318",
-                    bluegreen_trace_backend={"backend": "jaeger", "url": "http://127.0.0.1:46686"},
+                    bluegreen_trace_backend={"backend": "jaeger", "url": "http://127.0.0.1:29686"},
                     bluegreen_audit_signing_key=str(signing_key), bluegreen_audit_dir=str(directory / "audit"),
                     bluegreen_approver_keys=[str(approvers / "alice.pub")])
     return {"inventories": [QUICKSTART / "inventory", placement], "vars": lab_vars, "alice_key": alice / "alice.key",

@@ -37,7 +37,7 @@ from tour import served_colors as tour_served_colors  # noqa: E402
 from runner import MOUNTED_AT, image_name, private_data_dir, run_successful_job  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
-LB_URLS = ["http://127.0.0.1:38080", "http://127.0.0.1:38081"]
+LB_URLS = ["http://127.0.0.1:28080", "http://127.0.0.1:28081"]
 LOCK_FILE = "/var/lib/tracegate-bluegreen/bgdemo.lock"
 STATE_FILE = "/var/lib/tracegate-bluegreen/bgdemo.state.json"
 APP_HOSTS = ["cut-blue-1", "cut-blue-2", "cut-green-1", "cut-green-2"]
@@ -144,7 +144,8 @@ def start_again(container):
     its name once, at start (no resolvers configured): it is told the new address, as an
     operator (or HAProxy's DNS resolvers) would, or every later step toward its color would
     be refused by require_up."""
-    subprocess.run(["podman", "start", container], check=True, capture_output=True)
+    started = subprocess.run(["podman", "start", container], capture_output=True, text=True)
+    assert started.returncode == 0, f"{container} did not start again: {started.stderr}"
     address = subprocess.run(["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
                               container], check=True, capture_output=True, text=True).stdout.strip()
     color = container.split("-")[1]
@@ -212,7 +213,7 @@ def test_healthy_release_goes_live_without_a_failed_request_and_a_second_run_is_
     with LabLoad(LB_URLS, rate=LOAD_RATE) as load:
         outcome = {}
 
-        backend = {"backend": "jaeger", "url": "http://127.0.0.1:36686", "bearer_token": CANARY}
+        backend = {"backend": "jaeger", "url": "http://127.0.0.1:26686", "bearer_token": CANARY}
         approved = dict(approve(approver, release, "CHG-4242"), bluegreen_change_ticket="CHG-4242")
 
         def run_first():
@@ -567,7 +568,7 @@ class StallingJaeger(threading.Thread):
 def test_a_run_slowed_past_its_deadline_stops_when_the_watchdog_has_acted_and_never_fights_it(audit, settled_lab):
     live = settled_lab
     release = build_release("1.5.0")
-    jaeger = StallingJaeger("http://127.0.0.1:36686")
+    jaeger = StallingJaeger("http://127.0.0.1:26686")
     jaeger.start()
     backend = {"backend": "jaeger", "url": jaeger.url, "request_timeout": 60}
     # The watchdog acts 24 s after the step's announce (bake 16 + hold 4 + interval 4, margin

@@ -8,7 +8,7 @@ import pytest
 import testinfra
 
 APP_HOSTS = {"cut-blue-1": "blue", "cut-blue-2": "blue", "cut-green-1": "green", "cut-green-2": "green"}
-LOAD_BALANCERS = {"cut-lb-haproxy": ("haproxy", 38080), "cut-lb-nginx": ("nginx", 38081)}
+LOAD_BALANCERS = {"cut-lb-haproxy": ("haproxy", 28080), "cut-lb-nginx": ("nginx", 28081)}
 
 
 def host(name):

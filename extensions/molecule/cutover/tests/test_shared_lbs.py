@@ -20,9 +20,9 @@ from tour import LabLoad, build_release, keypair, run_logged_playbook, served_co
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 LOG_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "shared-lb-runs"
 APP_HOSTS = ["cut-blue-1", "cut-blue-2", "cut-green-1", "cut-green-2"]
-FIRST_URLS = ["http://127.0.0.1:38080", "http://127.0.0.1:38081"]
+FIRST_URLS = ["http://127.0.0.1:28080", "http://127.0.0.1:28081"]
 # molecule.yml publishes the LBs' ports 8091 (HAProxy) and 8092 (NGINX) on these.
-SECOND_URLS = ["http://127.0.0.1:38082", "http://127.0.0.1:38083"]
+SECOND_URLS = ["http://127.0.0.1:28082", "http://127.0.0.1:28083"]
 SECOND = "bgdemo-admin"
 SECOND_VARS = {
     "bluegreen_service": SECOND,
@@ -31,7 +31,7 @@ SECOND_VARS = {
     "haproxy_frontend_port": 8091,
     "nginx_listen_port": 8092,
     # Extra vars reach every host: each load balancer's own URL, from its kind.
-    "bluegreen_lb_url": "{{ 'http://127.0.0.1:38082' if lb_kind == 'haproxy' else 'http://127.0.0.1:38083' }}",
+    "bluegreen_lb_url": "{{ 'http://127.0.0.1:28082' if lb_kind == 'haproxy' else 'http://127.0.0.1:28083' }}",
 }
 # What belongs to bgdemo on each load balancer.
 FIRST_FILES = {
