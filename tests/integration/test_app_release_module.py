@@ -6,7 +6,7 @@ import os
 
 import pytest
 from conftest import release_artifact
-from lb_harness import run_module
+from lb_harness import run_task
 
 
 def artifact(directory, version="1.0.0", extra=None):
@@ -14,7 +14,7 @@ def artifact(directory, version="1.0.0", extra=None):
 
 
 def install(tmp_path, path, release, **extra):
-    return run_module("app_release", {"artifact": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    return run_task("app_release", {"artifact": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                                       "version": extra.pop("version", "1.0.0"), "release_dir": str(tmp_path / "releases" / release),
                                       "link": str(tmp_path / "current"), **extra})
 

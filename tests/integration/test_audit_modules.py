@@ -9,7 +9,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat, load_pem_public_key
-from lb_harness import run_module
+from lb_harness import run_module, run_task
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import audit
 
@@ -41,13 +41,13 @@ def test_recorded_run_verifies_and_a_tampered_one_is_named(tmp_path):
         args = dict(base, type=event_type, fields=fields)
         if key:
             args["signing_key"] = key
-        result = run_module("audit_event", args)
+        result = run_task("audit_event", args)
         assert result["changed"] is True, result
 
     verified = run_module("audit_verify", {"path": log, "public_keys": [public]})
     assert verified["ok"] is True and verified["records"] == 5 and not verified.get("failed")
 
-    appended = run_module("audit_event", dict(base, type="gate_result", fields={"verdict": "pass"}))
+    appended = run_task("audit_event", dict(base, type="gate_result", fields={"verdict": "pass"}))
     assert appended["failed"] is True and "is sealed" in appended["msg"]
 
     lines = open(log, encoding="utf-8").read().splitlines(keepends=True)
@@ -61,7 +61,7 @@ def test_recorded_run_verifies_and_a_tampered_one_is_named(tmp_path):
 
 def test_checkpoint_without_a_key_writes_nothing(tmp_path):
     log = tmp_path / "run.jsonl"
-    result = run_module("audit_event", {"path": str(log), "run_id": "run-1", "type": "checkpoint", "fields": {"phase": "x"}})
+    result = run_task("audit_event", {"path": str(log), "run_id": "run-1", "type": "checkpoint", "fields": {"phase": "x"}})
     assert result["failed"] is True and "must be signed" in result["msg"]
     assert not log.exists() or log.read_text() == ""
 

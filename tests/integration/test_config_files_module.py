@@ -10,20 +10,20 @@ import tempfile
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from lb_harness import run_module
+from lb_harness import run_task
 
 NAMED_FIELD = re.compile(r"^(files|directories)\[\d+\](\.(path|content|owner|group|mode))?: ")
 
 
 def test_an_unquoted_yaml_mode_is_the_mode_it_reads_as_with_a_warning(tmp_path):
     # YAML reads an unquoted 0644 as the int 420 and 0777 as 511; they were written as modes 0420 and 0511.
-    result = run_module("config_files", {"files": [{"path": str(tmp_path / "app.env"), "content": "a=1\n", "mode": 420},
+    result = run_task("config_files", {"files": [{"path": str(tmp_path / "app.env"), "content": "a=1\n", "mode": 420},
                                                    {"path": str(tmp_path / "run.sh"), "content": "", "mode": 511}]})
     assert result["changed"], result
     assert stat.S_IMODE(os.stat(tmp_path / "app.env").st_mode) == 0o644
     assert stat.S_IMODE(os.stat(tmp_path / "run.sh").st_mode) == 0o777
     assert any("files[0].mode: the number 420 was taken as mode 0644" in warning for warning in result["warnings"])
-    again = run_module("config_files", {"files": [{"path": str(tmp_path / "app.env"), "content": "a=1\n", "mode": 420}]})
+    again = run_task("config_files", {"files": [{"path": str(tmp_path / "app.env"), "content": "a=1\n", "mode": 420}]})
     assert not again["changed"], again
 
 
@@ -33,11 +33,11 @@ def test_a_directory_keeps_the_mode_it_has_unless_one_is_given(tmp_path):
     os.chmod(kept, 0o2770)
     args = {"directories": [{"path": str(kept)}, {"path": str(tmp_path / "new")}],
             "files": [{"path": str(kept / "app.env"), "content": "a=1\n"}]}
-    result = run_module("config_files", args)
+    result = run_task("config_files", args)
     assert result["changed_directories"] == [str(tmp_path / "new")], result
     assert stat.S_IMODE(os.stat(kept).st_mode) == 0o2770
     assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o755
-    assert not run_module("config_files", args, check=True)["changed"]
+    assert not run_task("config_files", args, check=True)["changed"]
 
 
 # Text Ansible hands over as it is: no Jinja ({), no environment variables ($) in paths.
@@ -91,7 +91,7 @@ def test_a_hostile_call_through_the_module_is_refused_naming_its_field_or_makes_
         os.mkdir(os.path.join(base, "conf.d"), 0o700)
         args = data.draw(calls(base))
         before = snapshot(base)
-        result = run_module("config_files", args)
+        result = run_task("config_files", args)
         if result.get("failed"):
             named = NAMED_FIELD.match(result["msg"])
             assert named and result["msg"].endswith("nothing was changed"), result["msg"]

@@ -1,4 +1,4 @@
-"""db_migration through ansible against a real PostgreSQL (Debian's binaries, a throwaway
+"""db_migration run as ansible runs it on a host, against a real PostgreSQL (Debian's binaries, a throwaway
 cluster): expand migrations applied once each, a migration that breaks the live release's
 queries rolled back whole, a lock held by another session ending in a clear timeout, and
 contract migrations held until the rollback window of the release carrying them closes."""

@@ -1,5 +1,5 @@
 """drift_fingerprint read on this machine (real dpkg, /proc, files) and drift_check judging
-fingerprints, both run through ansible as a playbook runs them."""
+fingerprints, both run as ansible runs a module on a host."""
 from lb_harness import run_module
 
 

@@ -9,7 +9,7 @@ drives the same logic with many."""
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lb_harness import HAProxyUnderTest, NginxUnderTest, run_module, served_generation
+from lb_harness import HAProxyUnderTest, NginxUnderTest, run_task, served_generation
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import nginx_upstream as nu
 
@@ -76,7 +76,7 @@ def test_haproxy_backend_refuses_hostile_arguments_by_name_or_changes_correctly(
     field, call = corrupted
     before = haproxy.servers()
     args = {"socket": haproxy.socket, "backend": "app", "state_file": haproxy.state_file, "health_timeout": 5, **call}
-    result = run_module("haproxy_backend", args, env=ANSIBLE_ENV)
+    result = run_task("haproxy_backend", args, env=ANSIBLE_ENV)
     no_traceback(result)
     if result.get("failed"):
         assert field in result["msg"] or "no ready server of weight above 0" in result["msg"], (field, result["msg"])
@@ -88,7 +88,7 @@ def test_haproxy_backend_refuses_hostile_arguments_by_name_or_changes_correctly(
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory):
     lb = NginxUnderTest(tmp_path_factory.mktemp("nginx"), SERVERS)
-    first = run_module("nginx_upstream", lb.module_args(servers=lb.servers_arg(), weights={"blue": 100, "green": 0}, reload=False))
+    first = run_task("nginx_upstream", lb.module_args(servers=lb.servers_arg(), weights={"blue": 100, "green": 0}, reload=False))
     assert first["changed"] is True, first
     yield lb.start()
     lb.stop()
@@ -117,7 +117,7 @@ def test_nginx_upstream_refuses_hostile_arguments_by_name_or_changes_correctly(n
     field, call = corrupted
     generation_url = nginx.module_args()["generation_url"]
     before_text, before_served = nginx.include.read_text(), served_generation(generation_url)
-    result = run_module("nginx_upstream", nginx.module_args(**call), env=ANSIBLE_ENV)
+    result = run_task("nginx_upstream", nginx.module_args(**call), env=ANSIBLE_ENV)
     no_traceback(result)
     if result.get("failed"):
         assert (field in result["msg"] or "nginx -t of the new upstream failed" in result["msg"]

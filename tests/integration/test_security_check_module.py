@@ -1,4 +1,4 @@
-"""security_check run through ansible against a real HTTP server on loopback (a load balancer
+"""security_check run as ansible runs it on a host, against a real HTTP server on loopback (a load balancer
 whose preview route reaches a new color) and a real release artifact with a pinned package
 named by the lab's real advisory."""
 import threading

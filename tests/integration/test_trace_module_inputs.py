@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from conftest import free_port
-from lb_harness import run_module
+from lb_harness import run_task
 
 SECRETS = ("s3cret-of-the-backend", "s3cret-of-the-app", "s3cret-of-a-header")
 
@@ -20,7 +20,7 @@ def invocation_in_results(monkeypatch):
 
 def test_trace_health_shows_no_credentials_of_its_url():
     port = free_port()
-    result = run_module("trace_health", {"backend": "jaeger", "url": f"http://gate:{SECRETS[0]}@127.0.0.1:{port}",
+    result = run_task("trace_health", {"backend": "jaeger", "url": f"http://gate:{SECRETS[0]}@127.0.0.1:{port}",
                                          "retries": 0, "service": "checkout"})
     assert result["verdict"] == "fail", result
     assert f"Jaeger (api_v3) at http://***@127.0.0.1:{port}/api/v3/traces" in result["reasons"][0]
@@ -31,7 +31,7 @@ def test_trace_health_shows_no_credentials_of_its_url():
 
 def test_trace_probe_shows_no_credentials_of_its_urls_or_headers():
     app, backend = free_port(), free_port()
-    result = run_module("trace_probe", {
+    result = run_task("trace_probe", {
         "backend": "jaeger", "url": f"http://gate:{SECRETS[0]}@127.0.0.1:{backend}", "retries": 0,
         "urls": [f"http://probe:{SECRETS[1]}@127.0.0.1:{app}/api/quote"], "headers": {"Authorization": SECRETS[2]},
         "count": 1, "deadline": 0.5, "service": "checkout", "color": "green"})
@@ -44,7 +44,7 @@ def test_trace_probe_shows_no_credentials_of_its_urls_or_headers():
 @pytest.mark.parametrize("url", ["file:///etc/hostname", "ftp://probe:s3cret@127.0.0.1/x", "http:///no-host",
                                  "http://127.0.0.1:99999/"])
 def test_trace_probe_sends_nothing_but_http_and_https(url):
-    result = run_module("trace_probe", {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
+    result = run_task("trace_probe", {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
                                         "urls": ["http://127.0.0.1/", url], "count": 1, "deadline": 0.5,
                                         "service": "checkout", "color": "green"})
     assert result["failed"] and "probes" not in result, result
@@ -61,7 +61,7 @@ def test_a_probe_answered_with_something_that_is_not_http_is_a_probe_without_ans
                 connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
 
         threading.Thread(target=answer_garbage, daemon=True).start()
-        result = run_module("trace_probe", {
+        result = run_task("trace_probe", {
             "backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
             "urls": [f"http://127.0.0.1:{listener.getsockname()[1]}/"], "count": 1, "deadline": 0.5,
             "service": "checkout", "color": "green"})
@@ -83,7 +83,7 @@ def test_trace_probe_routing_headers_reach_the_app_and_are_shown_as_they_are():
 
         server = threading.Thread(target=answer, daemon=True)
         server.start()
-        result = run_module("trace_probe", {
+        result = run_task("trace_probe", {
             "backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
             "urls": [f"http://127.0.0.1:{listener.getsockname()[1]}/api/quote"],
             "routing_headers": {"X-Bluegreen-Preview": "green"}, "count": 1, "deadline": 0.5,
@@ -95,7 +95,7 @@ def test_trace_probe_routing_headers_reach_the_app_and_are_shown_as_they_are():
 
 
 def test_trace_probe_refuses_a_header_named_as_secret_and_as_routing():
-    result = run_module("trace_probe", {
+    result = run_task("trace_probe", {
         "backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0, "urls": ["http://127.0.0.1/"],
         "headers": {"X-Bluegreen-Preview": "s3cret"}, "routing_headers": {"x-bluegreen-preview": "green"},
         "count": 1, "service": "checkout", "color": "green"})
@@ -108,6 +108,6 @@ def test_trace_probe_refuses_a_header_named_as_secret_and_as_routing():
     ({"thresholds": {"max_load_ratio": 0.5}}, "thresholds.max_load_ratio: 0.5 must be at least 1"),
 ])
 def test_trace_health_names_a_bad_host_count_or_load_ratio(args, named):
-    result = run_module("trace_health", {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
+    result = run_task("trace_health", {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
                                          "service": "checkout", **args})
     assert result.get("failed") and named in result["msg"], result
