@@ -158,11 +158,13 @@ sanity: collection host-packages
 # of the range cut over real hosts under load; the AWX workflow case runs in the execution
 # environment (2.16) either way, and every converge is molecule's, on the newest.
 # Each scenario runs whatever the other's outcome (molecule test --all stops at the first failure).
+# Run from the collection's root, molecule finds the scenarios under extensions/molecule and
+# their shared base, extensions/molecule/config.yml.
 MOLECULE_SCENARIOS := any_service cutover
 CASES_CORE_any_service ?=
 CASES_CORE_cutover ?=
 molecule: collection core-venvs lab-image trace-backends ee-image
-	@cd extensions && failed=""; \
+	@failed=""; \
 	$(foreach scenario,$(MOLECULE_SCENARIOS),BLUEGREEN_CASES_CORE=$(CASES_CORE_$(scenario)) molecule test -s $(scenario) || failed="$$failed $(scenario)"; ) \
 	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 
