@@ -8,6 +8,7 @@ the parsers are tested on real command output."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -18,6 +19,7 @@ UNIT_SETTINGS = ("User", "Group", "NoNewPrivileges", "PrivateTmp", "ProtectSyste
                  "ProtectControlGroups", "ReadWritePaths", "CapabilityBoundingSet", "AmbientCapabilities",
                  "RestrictAddressFamilies", "SystemCallFilter", "UMask", "LimitNOFILE")
 TCP_LISTEN = "0A"
+FACTS_DIR = "/etc/ansible/facts.d"
 
 
 class FingerprintError(Exception):
@@ -112,3 +114,25 @@ def read_sysctl(name, root="/proc/sys"):
             return " ".join(handle.read().split())
     except FileNotFoundError:
         return None
+
+
+def tracing_fact_path(service, facts_dir=FACTS_DIR):
+    """The tracing_agent role's local fact for `service` (ansible_local['tracing_agent_<service>']):
+    one per service, so that services sharing a host keep their own."""
+    return os.path.join(facts_dir, f"tracing_agent_{service}.fact")
+
+
+def tracing_fingerprint(service, facts_dir=FACTS_DIR):
+    """The tracing fingerprint the tracing_agent role recorded for `service`: {} when the role
+    never ran here. A host provisioned before the fact was kept per service has the one fact of
+    its last provisioned service (tracing_agent.fact), read until the role runs again."""
+    for path in (tracing_fact_path(service, facts_dir), os.path.join(facts_dir, "tracing_agent.fact")):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                fact = json.load(handle)
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            raise FingerprintError(f"the tracing fact {path} cannot be read: {exc}") from exc
+        return {"fingerprint": fact.get("fingerprint") if isinstance(fact, dict) else None}
+    return {}

@@ -16,7 +16,7 @@ description:
     digests of its configuration files (with the host's name and color made neutral), modes
     and owners of configuration and key files, listening TCP sockets, selected sysctls, the
     sandbox settings of the service's systemd units, and the tracing fingerprint the
-    C(tracing_agent) role left.
+    C(tracing_agent) role left for the service (its local fact C(tracing_agent_<service>)).
   - Reads only; a file that does not exist is reported as absent, one that cannot be read
     fails the task naming it.
 author: tracegate.bluegreen developers (@tracegate)
@@ -95,14 +95,11 @@ fingerprint:
   returned: success
 """
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import fingerprint, tls_probe
-
-TRACING_FACT = "/etc/ansible/facts.d/tracing_agent.fact"
 
 
 def _run(module, argv):
@@ -168,10 +165,7 @@ def main():
             argv = ["systemctl", "show", unit] + [arg for name in fingerprint.UNIT_SETTINGS for arg in ("-p", name)]
             settings = fingerprint.parse_systemctl_show(_run(module, argv))
             found["units"].update({f"{unit}/{name}": value for name, value in settings.items()})
-        if os.path.exists(TRACING_FACT):
-            with open(TRACING_FACT, encoding="utf-8") as handle:
-                fact = json.load(handle)
-            found["tracing"] = {"fingerprint": fact.get("fingerprint") if isinstance(fact, dict) else None}
+        found["tracing"] = fingerprint.tracing_fingerprint(service)
         if p["packages"]:
             found["packages"] = fingerprint.parse_dpkg(
                 _run(module, ["dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n"]))

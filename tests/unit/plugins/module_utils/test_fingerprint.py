@@ -1,3 +1,7 @@
+import json
+
+import pytest
+
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import fingerprint
 
 # Real output of this machine's tools (Debian 12).
@@ -47,3 +51,29 @@ def test_sysctl(tmp_path):
     (tmp_path / "net" / "ipv4" / "ip_forward").write_text("0\n")
     assert fingerprint.read_sysctl("net.ipv4.ip_forward", root=str(tmp_path)) == "0"
     assert fingerprint.read_sysctl("net.ipv4.nothing", root=str(tmp_path)) is None
+
+
+def write_fact(directory, name, fingerprint_value):
+    (directory / name).write_text(json.dumps({"color": "blue", "collector": False, "fingerprint": fingerprint_value}),
+                                  encoding="utf-8")
+
+
+def test_services_sharing_a_host_each_read_their_own_tracing_fact(tmp_path):
+    write_fact(tmp_path, "tracing_agent_bgdemo.fact", "a" * 64)
+    write_fact(tmp_path, "tracing_agent_bgdemo-admin.fact", "b" * 64)
+    assert fingerprint.tracing_fingerprint("bgdemo", str(tmp_path)) == {"fingerprint": "a" * 64}
+    assert fingerprint.tracing_fingerprint("bgdemo-admin", str(tmp_path)) == {"fingerprint": "b" * 64}
+
+
+def test_a_host_provisioned_before_facts_per_service_is_read_from_its_one_fact_until_provisioned_again(tmp_path):
+    write_fact(tmp_path, "tracing_agent.fact", "c" * 64)
+    assert fingerprint.tracing_fingerprint("bgdemo", str(tmp_path)) == {"fingerprint": "c" * 64}
+    write_fact(tmp_path, "tracing_agent_bgdemo.fact", "d" * 64)
+    assert fingerprint.tracing_fingerprint("bgdemo", str(tmp_path)) == {"fingerprint": "d" * 64}
+
+
+def test_no_tracing_fact_is_an_empty_section_and_a_broken_one_is_named(tmp_path):
+    assert fingerprint.tracing_fingerprint("bgdemo", str(tmp_path)) == {}
+    (tmp_path / "tracing_agent_bgdemo.fact").write_text("{not json", encoding="utf-8")
+    with pytest.raises(fingerprint.FingerprintError, match=r"the tracing fact .*tracing_agent_bgdemo\.fact cannot be read"):
+        fingerprint.tracing_fingerprint("bgdemo", str(tmp_path))
