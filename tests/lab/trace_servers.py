@@ -11,6 +11,7 @@ the judge benchmark:
 """
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -27,10 +28,23 @@ LAB = Path(__file__).resolve().parent
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
+# Ports a test server is started on: below Linux's ephemeral range (32768-60999), from which
+# every outgoing connection on the machine takes its local port, and which would otherwise
+# hand a port out again between free_port() and the server's bind (the lab's load and SSH run
+# beside these tests); clear of the demo lab's and the scenarios' published ports.
+TEST_PORTS = range(10000, 16000)
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now, for a server a test is about to start."""
+    for port in random.sample(TEST_PORTS, 50):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port among 50 tried in {TEST_PORTS}")
 
 
 def wait_until(predicate, timeout, what):
