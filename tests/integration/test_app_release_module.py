@@ -15,8 +15,8 @@ def artifact(directory, version="1.0.0", extra=None):
 
 def install(tmp_path, path, release, **extra):
     return run_task("app_release", {"artifact": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                                      "version": extra.pop("version", "1.0.0"), "release_dir": str(tmp_path / "releases" / release),
-                                      "link": str(tmp_path / "current"), **extra})
+                                    "version": extra.pop("version", "1.0.0"), "release_dir": str(tmp_path / "releases" / release),
+                                    "link": str(tmp_path / "current"), **extra})
 
 
 def test_an_artifact_that_ships_the_stamp_is_refused_on_every_run(tmp_path):

@@ -18,7 +18,7 @@ NAMED_FIELD = re.compile(r"^(files|directories)\[\d+\](\.(path|content|owner|gro
 def test_an_unquoted_yaml_mode_is_the_mode_it_reads_as_with_a_warning(tmp_path):
     # YAML reads an unquoted 0644 as the int 420 and 0777 as 511; they were written as modes 0420 and 0511.
     result = run_task("config_files", {"files": [{"path": str(tmp_path / "app.env"), "content": "a=1\n", "mode": 420},
-                                                   {"path": str(tmp_path / "run.sh"), "content": "", "mode": 511}]})
+                                                 {"path": str(tmp_path / "run.sh"), "content": "", "mode": 511}]})
     assert result["changed"], result
     assert stat.S_IMODE(os.stat(tmp_path / "app.env").st_mode) == 0o644
     assert stat.S_IMODE(os.stat(tmp_path / "run.sh").st_mode) == 0o777

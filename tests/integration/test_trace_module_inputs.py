@@ -21,7 +21,7 @@ def invocation_in_results(monkeypatch):
 def test_trace_health_shows_no_credentials_of_its_url():
     port = free_port()
     result = run_task("trace_health", {"backend": "jaeger", "url": f"http://gate:{SECRETS[0]}@127.0.0.1:{port}",
-                                         "retries": 0, "service": "checkout"})
+                                       "retries": 0, "service": "checkout"})
     assert result["verdict"] == "fail", result
     assert f"Jaeger (api_v3) at http://***@127.0.0.1:{port}/api/v3/traces" in result["reasons"][0]
     assert result["queries"][0]["url"] == f"http://***@127.0.0.1:{port}/api/v3/traces"
@@ -45,8 +45,8 @@ def test_trace_probe_shows_no_credentials_of_its_urls_or_headers():
                                  "http://127.0.0.1:99999/"])
 def test_trace_probe_sends_nothing_but_http_and_https(url):
     result = run_task("trace_probe", {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
-                                        "urls": ["http://127.0.0.1/", url], "count": 1, "deadline": 0.5,
-                                        "service": "checkout", "color": "green"})
+                                      "urls": ["http://127.0.0.1/", url], "count": 1, "deadline": 0.5,
+                                      "service": "checkout", "color": "green"})
     assert result["failed"] and "probes" not in result, result
     shown = url.replace("probe:s3cret@", "***@")
     assert result["msg"] == f"urls[1]: {shown!r} is not an http:// or https:// URL naming a host"
@@ -109,5 +109,5 @@ def test_trace_probe_refuses_a_header_named_as_secret_and_as_routing():
 ])
 def test_trace_health_names_a_bad_host_count_or_load_ratio(args, named):
     result = run_task("trace_health", {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
-                                         "service": "checkout", **args})
+                                       "service": "checkout", **args})
     assert result.get("failed") and named in result["msg"], result
