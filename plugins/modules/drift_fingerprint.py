@@ -99,7 +99,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils import fingerprint, tls_probe
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import deployment_lock, fingerprint, tls_probe
 
 
 def _run(module, argv):
@@ -129,6 +129,11 @@ def main():
     p = module.params
     host = os.uname().nodename
     service, color = p["service"], p["color"]
+    try:
+        # The name makes paths (/etc/<service>, its unit, its tracing fact): the lock's rule.
+        deployment_lock.check_service(service)
+    except deployment_lock.LockError as exc:
+        module.fail_json(msg=str(exc))
     config_dir = f"/etc/{service}"
     try:
         endpoints = [tls_probe.endpoint_of(item, index) for index, item in enumerate(p["tls_endpoints"])]

@@ -19,10 +19,11 @@ from conftest import free_port, wait_until
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 # The venv running the tests also holds ansible-core.
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-# The directory holding ansible_collections/tracegate/bluegreen (pytest.ini's pythonpath), and
-# the collection's action plugins.
-COLLECTIONS_ROOT = Path(collection.__path__[0]).parents[2]
-ACTION_PLUGINS = Path(collection.__path__[0]) / "plugins" / "action"
+# The collection as the tests import it (pytest.ini's pythonpath), the directory holding its
+# ansible_collections/, and its action plugins.
+COLLECTION = Path(collection.__path__[0])
+COLLECTIONS_ROOT = COLLECTION.parents[2]
+ACTION_PLUGINS = COLLECTION / "plugins" / "action"
 
 
 class QuietHTTPServer(ThreadingHTTPServer):

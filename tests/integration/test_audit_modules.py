@@ -9,12 +9,11 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat, load_pem_public_key
-from lb_harness import run_module, run_task
+from lb_harness import ANSIBLE_PLAYBOOK, run_module, run_task
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import audit
 
 ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
 def keypair(tmp_path):

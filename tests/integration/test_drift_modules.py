@@ -1,5 +1,6 @@
 """drift_fingerprint read on this machine (real dpkg, /proc, files) and drift_check judging
 fingerprints, both run as ansible runs a module on a host."""
+import pytest
 from lb_harness import run_module
 
 
@@ -35,3 +36,10 @@ def test_drift_check_names_a_bad_fingerprint():
     fingerprints = {"b": {"color": "blue", "fingerprint": {}}, "g": {"color": "teal", "fingerprint": {}}}
     result = run_module("drift_check", {"fingerprints": fingerprints})
     assert result["failed"] is True and "fingerprints.g.color" in result["msg"], result
+
+
+@pytest.mark.parametrize("service", ["a;b", "a\nb", "../../etc/x", "Ünïcode", "x" * 5000])
+def test_a_service_name_that_is_not_one_is_refused_naming_the_field(service):
+    result = run_module("drift_fingerprint", {"service": service, "color": "blue", "packages": False, "units": []})
+    assert result.get("failed") and result["msg"].startswith("service: ") and "is not a service name" in result["msg"], result
+    assert "fingerprint" not in result
