@@ -55,7 +55,7 @@ class ActionModule(ActionBase):
             return {"failed": True, "msg": f"{exc}; nothing was changed"}
         previous = answer.get("previous_release")
         prediction = {"changed": True, "artifact_copied": True, "built": answer.get("built", True),
-                      "linked": answer.get("linked", True), "previous_release": previous, "removed": [],
+                      "virtualenv_reused": False, "linked": answer.get("linked", True), "previous_release": previous, "removed": [],
                       "msg": f"{module_args.get('artifact')} would be sent from {src}, checked and installed"}
         if self._task.diff:
             link = answer.get("invocation", {}).get("module_args", {}).get("link", module_args.get("link"))

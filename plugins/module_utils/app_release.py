@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tarfile
 import zlib
@@ -203,11 +204,82 @@ def bundled_pip_wheel(search=None):
                                          for part in os.path.basename(path)[4:].split("-")[0].split(".")], default=None)
 
 
-def build(release_dir, python, pip_args, run, pip_wheel=None):
-    """The release's virtualenv with its requirements; `run(argv)` returns (rc, out, err).
-    With `pip_wheel` the virtualenv gets no pip and that wheel's pip installs into it."""
-    venv = os.path.join(release_dir, ".venv")
-    pip_args = [arg.replace("{release_dir}", release_dir) for arg in pip_args]
+# Virtualenvs shared by the releases whose install would be the same, below the releases'
+# directory (hidden: never counted as a release), each named by shared_virtualenv_key() and
+# marked as made here before anything is written into it.
+SHARED_DIR = ".virtualenvs"
+SHARED_MARKER = ".app_release-virtualenv"
+# pip options that take nothing from outside the release: an install with only these and
+# --find-links into the release is decided by the release's own files and the interpreter.
+SELF_CONTAINED_OPTIONS = ("--no-index", "--no-deps", "--require-hashes", "--only-binary=:all:", "--prefer-binary")
+FIND_LINKS = ("--find-links", "-f")
+
+
+def _find_links_in_release(pip_args):
+    """The release-relative --find-links directories of `pip_args` (the release's path as
+    {release_dir}), or None when an install with them could read anything from
+    outside the release (an index, a path elsewhere, an option this does not know)."""
+    if "--no-index" not in pip_args:
+        return None
+    found = []
+    args = iter(pip_args)
+    for arg in args:
+        if arg in FIND_LINKS:
+            arg = "--find-links=" + next(args, "")
+        if arg.startswith("--find-links="):
+            value = arg.split("=", 1)[1]
+            relative = value[len("{release_dir}/"):] if value.startswith("{release_dir}/") else ""
+            if not relative or ".." in relative.split("/"):
+                return None
+            found.append(relative)
+        elif arg not in SELF_CONTAINED_OPTIONS:
+            return None
+    return found
+
+
+def _named_requirements_only(text):
+    """Whether every line of requirements.txt names a package (with versions, extras, markers
+    or hashes): no path, URL, direct reference or included file, which the key could not cover."""
+    for line in text.replace("\\\n", " ").splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line[0] in "-./~" or "/" in line or "@" in line or "\\" in line:
+            return False
+    return True
+
+
+def shared_virtualenv_key(release_dir, python, pip_args, pip_wheel):
+    """The SHA-256 naming the virtualenv this release's install would build, or None when it
+    cannot be shared: the interpreter it runs on, the pip that installs, pip's arguments,
+    requirements.txt and every file of the --find-links directories in the release. Shared
+    only when that is all the install reads (pip_args with --no-index, links into the release,
+    requirements that name packages)."""
+    # The release's own path differs from release to release: named by its placeholder.
+    pip_args = [re.sub(re.escape(release_dir.rstrip("/")) + r"(?=/|$)", "{release_dir}", arg) for arg in pip_args]
+    links = _find_links_in_release(pip_args)
+    try:
+        with open(os.path.join(release_dir, "requirements.txt"), "rb") as handle:
+            requirements = handle.read()
+    except OSError:
+        return None
+    if links is None or not _named_requirements_only(requirements.decode("utf-8", errors="replace")):
+        return None
+    digest = hashlib.sha256()
+    for label, value in (("python", os.path.realpath(python)), ("pip", os.path.basename(pip_wheel or "own pip")),
+                         ("pip_args", "\0".join(pip_args)), ("requirements", hashlib.sha256(requirements).hexdigest())):
+        digest.update(f"{label}={value}\n".encode())
+    for link in sorted(set(links)):
+        top = os.path.join(release_dir, link)
+        for parent, _dirs, names in sorted(os.walk(top)):
+            for name in sorted(names):
+                path = os.path.join(parent, name)
+                digest.update(f"file={os.path.relpath(path, release_dir)} {sha256_of(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def _fill_virtualenv(venv, python, pip_args, requirements, run, pip_wheel):
+    """Creates the virtualenv `venv` and installs `requirements` into it; its stamp last."""
     if pip_wheel:
         create = [python, "-m", "venv", "--without-pip", venv]
         pip = [os.path.join(venv, "bin", "python"), os.path.join(pip_wheel, "pip")]
@@ -217,13 +289,61 @@ def build(release_dir, python, pip_args, run, pip_wheel=None):
     for step, argv in (
         ("creating the virtualenv", create),
         ("installing the requirements", pip + ["install", "--quiet", "--disable-pip-version-check",
-                                               *pip_args, "-r", os.path.join(release_dir, "requirements.txt")]),
+                                               *pip_args, "-r", requirements]),
     ):
         rc, out, err = run(argv)
         if rc != 0:
-            raise ReleaseError(f"{step} in {release_dir} failed (rc {rc}): {(err or out).strip()[-2000:]}")
-    with open(os.path.join(release_dir, STAMP), "w", encoding="utf-8"):
+            raise ReleaseError(f"{step} in {venv} failed (rc {rc}): {(err or out).strip()[-2000:]}")
+    with open(os.path.join(venv, os.path.basename(STAMP)), "w", encoding="utf-8"):
         pass
+
+
+def build(release_dir, python, pip_args, run, pip_wheel=None, share=True):
+    """The release's virtualenv with its requirements; `run(argv)` returns (rc, out, err).
+    With `pip_wheel` the virtualenv gets no pip and that wheel's pip installs into it. With
+    `share`, a release whose install would be the same as an earlier one's (its
+    shared_virtualenv_key) links `.venv` to that one's virtualenv below SHARED_DIR instead of
+    building again; returns whether it did."""
+    requirements = os.path.join(release_dir, "requirements.txt")
+    key = shared_virtualenv_key(release_dir, python, pip_args, pip_wheel) if share else None
+    pip_args = [arg.replace("{release_dir}", release_dir) for arg in pip_args]
+    if key is None:
+        _fill_virtualenv(os.path.join(release_dir, ".venv"), python, pip_args, requirements, run, pip_wheel)
+        return False
+    shared = os.path.join(os.path.dirname(release_dir), SHARED_DIR, key)
+    reused = os.path.exists(os.path.join(shared, os.path.basename(STAMP)))
+    if not reused:
+        if os.path.lexists(shared):
+            if os.path.islink(shared) or not os.path.isfile(os.path.join(shared, SHARED_MARKER)):
+                raise ReleaseError(f"{shared} exists but was not made by app_release (it has no {SHARED_MARKER}); "
+                                   f"it is not replaced")
+            # Made here and never stamped: an interrupted build, built again from scratch.
+            shutil.rmtree(shared)
+        os.makedirs(shared, mode=0o755)
+        with open(os.path.join(shared, SHARED_MARKER), "w", encoding="utf-8") as marker:
+            marker.write("made by tracegate.bluegreen.app_release; removed by it when no release links to it\n")
+        _fill_virtualenv(shared, python, pip_args, requirements, run, pip_wheel)
+    os.symlink(shared, os.path.join(release_dir, ".venv"))
+    return reused
+
+
+def unused_virtualenvs(releases_dir, leaving=()):
+    """Shared virtualenvs (made here) that no release but those in `leaving` links to."""
+    shared_dir = os.path.join(releases_dir, SHARED_DIR)
+    if not os.path.isdir(shared_dir):
+        return []
+    linked = set()
+    for name in os.listdir(releases_dir):
+        path = os.path.join(releases_dir, name)
+        if is_release(path) and path not in leaving:
+            linked.add(os.path.realpath(os.path.join(path, ".venv")))
+    unused = []
+    for name in sorted(os.listdir(shared_dir)):
+        path = os.path.join(shared_dir, name)
+        if os.path.isfile(os.path.join(path, SHARED_MARKER)) and not os.path.islink(path) \
+                and os.path.realpath(path) not in linked:
+            unused.append(path)
+    return unused
 
 
 def link_target(link):

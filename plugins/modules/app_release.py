@@ -22,6 +22,18 @@ description:
   - A release directory is complete when its stamp (C(.venv/.requirements-installed)) exists;
     a complete release is never touched again, an incomplete one (an interrupted install) is
     built again from scratch and is never linked.
+  - With O(share_virtualenv), releases whose install would be the same share one virtualenv,
+    built once in C(.virtualenvs/<sha256>) beside the releases and linked as each one's
+    C(.venv). The SHA-256 covers the interpreter (its real path), the pip that installs,
+    O(pip_args), C(requirements.txt) and every file of the C(--find-links) directories in the
+    release, so a release with only new application code (the usual case) starts without a
+    pip install. It is shared only when that is all pip reads, that is when O(pip_args) hold
+    C(--no-index), their C(--find-links) lie in the release (C({release_dir}/...)), their
+    other options are among C(--no-deps), C(--require-hashes), C(--only-binary=:all:) and
+    C(--prefer-binary), and every line of C(requirements.txt) names a package (no path, URL,
+    C(name @ url) or C(-r)); otherwise the release builds its own C(.venv) as without the
+    option. A shared virtualenv no remaining release links to is removed with the releases
+    beyond O(keep).
   - The artifact is a C(.tar.gz) with one top directory holding C(VERSION) (UTF-8 text),
     C(requirements.txt) and what the requirements need; a member that is a link, a special
     file, an absolute path, a path with C(..), or one where the module writes itself (C(.venv),
@@ -98,6 +110,12 @@ options:
         the module made count and are removed.
     type: int
     default: 3
+  share_virtualenv:
+    description:
+      - Share one virtualenv between releases whose install would be the same (see the
+        description); V(false) builds every release's own.
+    type: bool
+    default: true
 seealso:
   - module: tracegate.bluegreen.cutover_state
 """
@@ -124,6 +142,12 @@ built:
   description: Whether the release was (or in check mode would be) unpacked and its virtualenv built.
   returned: always
   type: bool
+virtualenv_reused:
+  description:
+    - Whether the release linked a shared virtualenv an earlier release had built, so that no
+      pip install ran (O(share_virtualenv)). Always V(false) in check mode, which unpacks nothing.
+  returned: always
+  type: bool
 linked:
   description: Whether the link was (or would be) moved to the release.
   returned: always
@@ -133,7 +157,9 @@ previous_release:
   returned: always
   type: str
 removed:
-  description: Older release directories (made by the module) removed (or that would be).
+  description:
+    - Older release directories (made by the module) removed (or that would be), and the shared
+      virtualenvs that no remaining release links to.
   returned: always
   type: list
   elements: str
@@ -161,6 +187,7 @@ def main():
             "python": {"type": "path", "default": "/usr/bin/python3"},
             "pip_args": {"type": "list", "elements": "str", "default": []},
             "keep": {"type": "int", "default": 3},
+            "share_virtualenv": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -209,6 +236,7 @@ def main():
         module.fail_json(msg=f"artifact: placing {p['artifact']} failed: {exc}; the link still points at {previous}")
     releases_dir = os.path.dirname(release_dir)
     removed = []
+    reused = False
     try:
         if built and not module.check_mode:
             if os.path.lexists(release_dir):
@@ -216,8 +244,8 @@ def main():
             os.makedirs(releases_dir, mode=0o755, exist_ok=True)
             app_release.unpack(p["artifact"], release_dir)
             if p["virtualenv"]:
-                app_release.build(release_dir, p["python"], p["pip_args"], module.run_command,
-                                  pip_wheel=app_release.bundled_pip_wheel())
+                reused = app_release.build(release_dir, p["python"], p["pip_args"], module.run_command,
+                                           pip_wheel=app_release.bundled_pip_wheel(), share=p["share_virtualenv"])
             else:
                 app_release.finish_unpacked(release_dir)
         if linked and not module.check_mode:
@@ -228,14 +256,18 @@ def main():
         module.fail_json(msg=f"installing {release_dir} failed: {exc}; the link still points at {previous}")
     try:
         if os.path.isdir(releases_dir):
-            removed = app_release.stale_releases(releases_dir, p["keep"], {release_dir, previous})
+            stale = app_release.stale_releases(releases_dir, p["keep"], {release_dir, previous})
+            # In check mode the stale releases stay, so the virtualenvs only they link to are
+            # named as they would be once those are gone.
+            unused = app_release.unused_virtualenvs(releases_dir, leaving=stale)
+            removed = stale + unused
             if not module.check_mode:
                 for path in removed:
                     shutil.rmtree(path)
     except OSError as exc:
         module.fail_json(msg=f"{p['link']} points at {release_dir}, but removing older releases failed: {exc}")
     result = {"changed": built or linked or bool(removed) or not held, "artifact_copied": not held,
-              "built": built, "linked": linked,
+              "built": built, "virtualenv_reused": reused, "linked": linked,
               "previous_release": previous, "removed": removed}
     if module._diff:
         result["diff"] = {"before": f"{p['link']} -> {previous}\n", "after": f"{p['link']} -> {release_dir}\n"}

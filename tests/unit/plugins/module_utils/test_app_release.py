@@ -2,6 +2,7 @@
 virtualenv build runs a scripted command runner; its subject is our own sequencing)."""
 import io
 import os
+import sys
 import tarfile
 
 import pytest
@@ -175,3 +176,125 @@ def test_a_releases_wheels_and_pins_are_read_without_unpacking(tmp_path):
     (tmp_path / "broken.tar.gz").write_bytes(b"not gzip")
     with pytest.raises(app_release.ReleaseError, match="not a readable .tar.gz"):
         app_release.python_packages_in(str(tmp_path / "broken.tar.gz"))
+
+
+OFFLINE = ["--no-index", "--find-links", "{release_dir}/wheels"]
+
+
+def unpacked_release(releases, name, requirements=b"gunicorn==23.0.0\n", wheels=None, code=b"x = 1\n"):
+    """A release as unpack() leaves it: marked, its files, no .venv yet."""
+    path = releases / name
+    (path / "wheels").mkdir(parents=True)
+    (path / app_release.MARKER).write_text("")
+    (path / "requirements.txt").write_bytes(requirements)
+    (path / "app.py").write_bytes(code)
+    for wheel, content in (wheels or {"gunicorn-23.0.0-py3-none-any.whl": b"wheel"}).items():
+        (path / "wheels" / wheel).write_bytes(content)
+    return str(path)
+
+
+def scripted(calls):
+    """A runner that records each command; `python -m venv DIR` makes DIR, as the real one."""
+    def run(argv):
+        calls.append(argv)
+        if argv[1:3] == ["-m", "venv"]:
+            os.makedirs(argv[-1], exist_ok=True)
+        return 0, "", ""
+    return run
+
+
+def test_releases_with_the_same_requirements_and_wheels_share_one_virtualenv(tmp_path):
+    releases = tmp_path / "releases"
+    first = unpacked_release(releases, "1.0.0", code=b"x = 1\n")
+    second = unpacked_release(releases, "1.0.1", code=b"x = 2\n")
+    calls = []
+    assert app_release.build(first, "/usr/bin/python3", OFFLINE, scripted(calls), pip_wheel="/w/pip.whl") is False
+    key = app_release.shared_virtualenv_key(first, "/usr/bin/python3", OFFLINE, "/w/pip.whl")
+    shared = str(releases / app_release.SHARED_DIR / key)
+    assert calls[0] == ["/usr/bin/python3", "-m", "venv", "--without-pip", shared]
+    assert calls[1][-5:] == ["--no-index", "--find-links", f"{first}/wheels", "-r", f"{first}/requirements.txt"]
+    assert os.readlink(os.path.join(first, ".venv")) == shared and app_release.is_complete(first)
+    # Another release with only its code changed: no pip at all, the same virtualenv.
+    assert app_release.build(second, "/usr/bin/python3", OFFLINE, scripted(calls), pip_wheel="/w/pip.whl") is True
+    assert len(calls) == 2 and os.readlink(os.path.join(second, ".venv")) == shared and app_release.is_complete(second)
+    # The release's own path in the arguments (as the app_env role passes them) is the same install.
+    assert app_release.shared_virtualenv_key(second, "/usr/bin/python3", ["--no-index", "--find-links", f"{second}/wheels"],
+                                             "/w/pip.whl") == key
+    assert app_release.shared_virtualenv_key(second, "/usr/bin/python3", ["--no-index", "--find-links", f"{second}0/wheels"],
+                                             "/w/pip.whl") is None
+
+
+@pytest.mark.parametrize("change", ["wheel content", "requirements", "interpreter", "pip", "pip_args"])
+def test_any_input_of_the_install_names_another_virtualenv(tmp_path, change):
+    base = unpacked_release(tmp_path / "a", "1.0.0")
+    other = unpacked_release(tmp_path / "b", "1.0.0",
+                             requirements=b"gunicorn==23.0.1\n" if change == "requirements" else b"gunicorn==23.0.0\n",
+                             wheels={"gunicorn-23.0.0-py3-none-any.whl": b"other" if change == "wheel content" else b"wheel"})
+    python, pip, args = "/usr/bin/python3", "/w/pip-23.whl", OFFLINE
+    key = app_release.shared_virtualenv_key(base, python, args, pip)
+    other_key = app_release.shared_virtualenv_key(
+        other, sys.executable if change == "interpreter" else python, args + ["--no-deps"] if change == "pip_args" else args,
+        "/w/pip-24.whl" if change == "pip" else pip)
+    assert key and other_key and key != other_key
+
+
+@pytest.mark.parametrize("pip_args", [
+    ["--find-links", "{release_dir}/wheels"],                                  # an index may answer
+    ["--no-index", "--find-links", "/srv/wheels"],                             # wheels outside the release
+    ["--no-index", "--find-links={release_dir}/../other/wheels"],
+    ["--no-index", "--find-links", "{release_dir}/wheels", "--constraint", "/etc/c.txt"],
+    ["--index-url", "https://pypi.example/simple"],
+])
+def test_an_install_that_reads_from_outside_the_release_is_not_shared(tmp_path, pip_args):
+    release = unpacked_release(tmp_path, "1.0.0")
+    assert app_release.shared_virtualenv_key(release, "/usr/bin/python3", pip_args, None) is None
+    calls = []
+    assert app_release.build(release, "/usr/bin/python3", pip_args, scripted(calls)) is False
+    assert calls[0][-1] == f"{release}/.venv" and not os.path.islink(os.path.join(release, ".venv"))
+
+
+@pytest.mark.parametrize("line", ["-r other.txt", "./vendor/pkg", "pkg @ https://example.com/pkg.whl",
+                                  "https://example.com/pkg.tar.gz", "-e .", "/opt/pkg.whl", "--index-url https://x"])
+def test_requirements_that_name_more_than_packages_are_not_shared(tmp_path, line):
+    release = unpacked_release(tmp_path, "1.0.0", requirements=f"gunicorn==23.0.0\n{line}\n".encode())
+    assert app_release.shared_virtualenv_key(release, "/usr/bin/python3", OFFLINE, None) is None
+
+
+def test_hashes_extras_markers_and_comments_still_share(tmp_path):
+    text = (b"# pinned\ngunicorn[gevent]==23.0.0 ; python_version >= '3.9' \\\n"
+            b"    --hash=sha256:" + b"a" * 64 + b"\nrequests>=2,<3  # why\n\n")
+    release = unpacked_release(tmp_path, "1.0.0", requirements=text)
+    assert app_release.shared_virtualenv_key(release, "/usr/bin/python3", OFFLINE + ["--require-hashes"], None)
+
+
+def test_an_interrupted_shared_build_is_built_again_and_a_stranger_is_refused(tmp_path):
+    releases = tmp_path / "releases"
+    release = unpacked_release(releases, "1.0.0")
+    shared = releases / app_release.SHARED_DIR / app_release.shared_virtualenv_key(release, "/usr/bin/python3", OFFLINE, None)
+    shared.mkdir(parents=True)
+    (shared / app_release.SHARED_MARKER).write_text("")
+    (shared / "half-installed").write_text("")
+    calls = []
+    assert app_release.build(release, "/usr/bin/python3", OFFLINE, scripted(calls)) is False
+    assert len(calls) == 2 and not (shared / "half-installed").exists() and app_release.is_complete(release)
+    stranger = unpacked_release(tmp_path / "elsewhere", "1.0.0")
+    strange = tmp_path / "elsewhere" / app_release.SHARED_DIR / shared.name
+    strange.mkdir(parents=True)
+    with pytest.raises(app_release.ReleaseError, match="was not made by app_release"):
+        app_release.build(stranger, "/usr/bin/python3", OFFLINE, scripted(calls))
+    assert strange.is_dir()
+
+
+def test_a_shared_virtualenv_goes_only_when_no_remaining_release_links_to_it(tmp_path):
+    releases = tmp_path / "releases"
+    old = unpacked_release(releases, "1.0.0", requirements=b"gunicorn==22.0.0\n")
+    new = unpacked_release(releases, "2.0.0")
+    newer = unpacked_release(releases, "2.0.1", code=b"x = 3\n")
+    for release in (old, new, newer):
+        app_release.build(release, "/usr/bin/python3", OFFLINE, scripted([]))
+    old_venv, shared = os.path.realpath(os.path.join(old, ".venv")), os.path.realpath(os.path.join(new, ".venv"))
+    (releases / app_release.SHARED_DIR / "not-ours").mkdir()
+    assert app_release.unused_virtualenvs(str(releases)) == []
+    assert app_release.unused_virtualenvs(str(releases), leaving=[old]) == [old_venv]
+    assert app_release.unused_virtualenvs(str(releases), leaving=[old, new]) == [old_venv]
+    assert sorted(app_release.unused_virtualenvs(str(releases), leaving=[old, new, newer])) == sorted([old_venv, shared])
