@@ -34,11 +34,7 @@ from __future__ import annotations
 
 import math
 
-try:
-    import numpy
-    from scipy import stats
-except ImportError:  # reported by the module through missing_required_lib
-    numpy = stats = None
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import significance
 
 DEFAULT_THRESHOLDS = {
     "min_requests": 50,
@@ -85,7 +81,7 @@ def check_thresholds(thresholds):
 
 
 def _percentile(values, q):
-    return round(float(numpy.percentile(values, q)), 3) if len(values) else None
+    return round(float(significance.percentile(values, q)), 3) if len(values) else None
 
 
 def summarize(sample):
@@ -142,12 +138,12 @@ class Judgement:
 def error_rate_test(blue_errors, blue_requests, green_errors, green_requests):
     """One-sided p-value that green's error rate is higher than blue's."""
     table = [[green_errors, green_requests - green_errors], [blue_errors, blue_requests - blue_errors]]
-    return float(stats.fisher_exact(table, alternative="greater").pvalue)
+    return significance.fisher_exact_greater(table)
 
 
 def latency_test(blue_latencies, green_latencies):
     """One-sided p-value that green's latencies are stochastically larger than blue's."""
-    return float(stats.mannwhitneyu(green_latencies, blue_latencies, alternative="greater").pvalue)
+    return significance.mann_whitney_greater(green_latencies, blue_latencies)
 
 
 def judge(blue, green, thresholds=None, green_traffic_share=None, load_per_host=None, same_time=True,
@@ -158,8 +154,6 @@ def judge(blue, green, thresholds=None, green_traffic_share=None, load_per_host=
     there is no such part yet) when given, else on the samples' counts; `load_per_host` ({"blue": x, "green": y},
     requests per host and second in each sample's window) the load rule for latency;
     `same_time=False` (blue's window is from another time, the watch's) compares the medians."""
-    if stats is None:
-        raise AnalysisError("the Python libraries numpy and scipy are required on the controller")
     t = check_thresholds(thresholds)
     minimum = int(t["min_requests"])
     result = Judgement()

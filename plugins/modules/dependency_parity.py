@@ -68,8 +68,6 @@ options:
         description: Fewer probes of a color make a dependency inconclusive.
         type: int
         default: 10
-requirements:
-  - scipy and numpy (on the controller)
 seealso:
   - module: tracegate.bluegreen.dependency_probe
 """
@@ -101,9 +99,9 @@ dependencies:
   returned: success
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysis, parity
+from ansible_collections.tracegate.bluegreen.plugins.module_utils import parity
 
 
 def main():
@@ -121,8 +119,6 @@ def main():
         },
         supports_check_mode=True,
     )
-    if analysis.stats is None:
-        module.fail_json(msg=missing_required_lib("scipy"))
     p = module.params
     unprobed = {host: entry for host, entry in p["results"].items()
                 if isinstance(entry, dict) and entry.get("probes") is None}

@@ -215,7 +215,7 @@ options:
     description: Number of hosts of the candidate color (see O(baseline_hosts)).
     type: int
 requirements:
-  - scipy and numpy (on the controller)
+  - requests (on the controller)
 seealso:
   - module: tracegate.bluegreen.trace_probe
 """
@@ -354,8 +354,6 @@ def main():
     )
     if requests is None:
         module.fail_json(msg=missing_required_lib("requests"))
-    if analysis.stats is None:
-        module.fail_json(msg=missing_required_lib("scipy"))
     p = module.params
     module.no_log_values.update(userinfo_secrets(p["url"]))
     if deprecated_backend(p):
