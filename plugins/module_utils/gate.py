@@ -31,7 +31,7 @@ import time
 from decimal import ROUND_FLOOR, Decimal
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import analysis
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError, TraceQuery
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import DEFAULT_LIMIT, BackendError, TraceQuery
 
 # The alpha-spending plan (see spending): the share of alpha the looks before the end of the
 # bake may spend, and the share left for the hold; the look at the end of the bake has the
@@ -49,7 +49,7 @@ class GateSettings:
     export delay (how long after a request its spans may still be missing from the backend),
     the part of the window the traced-share check can count."""
 
-    def __init__(self, service, baseline_color, candidate_color, window, limit=1000, exclude_operations=(),
+    def __init__(self, service, baseline_color, candidate_color, window, limit=DEFAULT_LIMIT, exclude_operations=(),
                  thresholds=None, candidate_traffic_share=None, since=None, baseline_end=None, baseline_hosts=None,
                  candidate_hosts=None, export_delay=0.0):
         self.service = service

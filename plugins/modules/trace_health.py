@@ -126,7 +126,7 @@ options:
         C(max_spans_per_span_set)); a trace that matched more is fetched whole by its id, up
         to 50 per search; beyond that the gate fails as truncated.
     type: int
-    default: 1000
+    default: 5000
   exclude_operations:
     description:
       - Server span names that are not user traffic, left out of every count (health checks,
@@ -317,7 +317,7 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backend
     deprecated_backend,
 )
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests, userinfo_secrets
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import DEFAULT_LIMIT, BackendError
 
 # The judge's defaults are the one source of these values.
 THRESHOLD_OPTIONS = {
@@ -341,7 +341,7 @@ def main():
             bake_from={"type": "float"},
             interval={"type": "float", "default": 5.0},
             hold={"type": "float", "default": 0.0},
-            limit={"type": "int", "default": 1000},
+            limit={"type": "int", "default": DEFAULT_LIMIT},
             exclude_operations={"type": "list", "elements": "str", "default": []},
             thresholds={"type": "dict", "options": THRESHOLD_OPTIONS},
             candidate_traffic_share={"type": "float"},

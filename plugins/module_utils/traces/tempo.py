@@ -38,8 +38,8 @@ SELECTED = ("name", "status", "span.http.response.status_code", "span.http.statu
 # than this is fetched whole instead (see Tempo.search).
 SPANS_PER_SPANSET = 100
 # Tempo's default max_limit. Each search asks for the gate's `limit` (trace_health's default
-# is 1000) up to this: with one server span per request that is 1000 requests per slice and,
-# through the splitting (search.MAX_SPLIT_DEPTH), up to 64000 per window, well above the
+# is 5000) up to this: with one server span per request that is 5000 requests per slice and,
+# through the splitting (search.MAX_SPLIT_DEPTH), up to 320000 per window, well above the
 # 8000 per color at which the judge tells a 1 % error rate from 2 % (benchmarks, P6).
 MAX_LIMIT = 256 * 1024
 # Traces of one search that matched more spans than SPANS_PER_SPANSET and are fetched whole;
