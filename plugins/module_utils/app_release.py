@@ -310,13 +310,17 @@ def build(release_dir, python, pip_args, run, pip_wheel=None, share=True):
     if key is None:
         _fill_virtualenv(os.path.join(release_dir, ".venv"), python, pip_args, requirements, run, pip_wheel)
         return False
-    shared = os.path.join(os.path.dirname(release_dir), SHARED_DIR, key)
+    shared_dir = os.path.join(os.path.dirname(release_dir), SHARED_DIR)
+    shared = os.path.join(shared_dir, key)
+    # Only a directory this module made (a real one, with its marker) is linked or replaced.
+    for path in (shared_dir, shared):
+        if os.path.islink(path) or (os.path.lexists(path) and path == shared
+                                    and not os.path.isfile(os.path.join(shared, SHARED_MARKER))):
+            raise ReleaseError(f"{path} exists but was not made by app_release (a link, or no {SHARED_MARKER} in it); "
+                               f"it is neither used nor replaced")
     reused = os.path.exists(os.path.join(shared, os.path.basename(STAMP)))
     if not reused:
         if os.path.lexists(shared):
-            if os.path.islink(shared) or not os.path.isfile(os.path.join(shared, SHARED_MARKER)):
-                raise ReleaseError(f"{shared} exists but was not made by app_release (it has no {SHARED_MARKER}); "
-                                   f"it is not replaced")
             # Made here and never stamped: an interrupted build, built again from scratch.
             shutil.rmtree(shared)
         os.makedirs(shared, mode=0o755)

@@ -283,6 +283,21 @@ def test_an_interrupted_shared_build_is_built_again_and_a_stranger_is_refused(tm
     with pytest.raises(app_release.ReleaseError, match="was not made by app_release"):
         app_release.build(stranger, "/usr/bin/python3", OFFLINE, scripted(calls))
     assert strange.is_dir()
+    # Stamped but not marked (someone else's directory under that name) is not linked either.
+    (strange / os.path.basename(app_release.STAMP)).write_text("")
+    with pytest.raises(app_release.ReleaseError, match="neither used nor replaced"):
+        app_release.build(stranger, "/usr/bin/python3", OFFLINE, scripted(calls))
+    assert not os.path.lexists(os.path.join(stranger, ".venv"))
+
+
+def test_a_shared_directory_that_is_a_link_is_refused(tmp_path):
+    releases = tmp_path / "releases"
+    release = unpacked_release(releases, "1.0.0")
+    (tmp_path / "elsewhere").mkdir()
+    (releases / app_release.SHARED_DIR).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(app_release.ReleaseError, match="a link"):
+        app_release.build(release, "/usr/bin/python3", OFFLINE, scripted([]))
+    assert os.listdir(tmp_path / "elsewhere") == []
 
 
 def test_a_shared_virtualenv_goes_only_when_no_remaining_release_links_to_it(tmp_path):
