@@ -220,7 +220,9 @@ integration: collection host-packages trace-backends
 checks: lint docs sanity collection-install-check ee matrix awxkit host-packages trace-backends
 	pytest -n 2 --dist loadfile tests/unit tests/integration
 
-# make test in two stages, each line of .build/stages.log its name, outcome and seconds:
+# make test in two stages, each line of .build/stages.log its name, outcome and seconds (the
+# report ends with the CPU the whole machine spent meanwhile, from /proc/stat: with two cores,
+# the CPU-minutes over two are the least wall time any ordering of the work could reach):
 # 1. what the lab needs, side by side (make -j3): the installs (downloads and disk) beside the
 #    Go builds (Jaeger's, about 10 minutes on a new machine, is the longest), the lab image and
 #    the execution environment; a failure here stops before the lab;
@@ -235,6 +237,8 @@ BEFORE_THE_LAB := core-venvs awxkit collection host-packages lab-image trace-bac
 BESIDE_THE_LAB := lint docs sanity collection-install-check units integration matrix
 test:
 	@mkdir -p .build && : > .build/stages.log; begun=$$SECONDS; \
+	cpu_ticks() { awk '/^cpu / { print $$2 + $$3 + $$4 + $$7 + $$8, $$9 }' /proc/stat; }; \
+	read -r busy_begun steal_begun <<< "$$(cpu_ticks)"; \
 	stage() { local name=$$1 started=$$SECONDS outcome=ok; shift; \
 	  echo "== make test: $$name, from minute $$(( (started - begun) / 60 ))"; \
 	  "$$@" || outcome=FAILED; \
@@ -242,7 +246,10 @@ test:
 	  [ $$outcome = ok ]; }; \
 	failed() { awk '$$2 == "FAILED" { printf " %s", $$1 }' .build/stages.log; }; \
 	report() { echo "make test stages (.build/stages.log):"; cat .build/stages.log; \
-	  echo "make test: $$(( (SECONDS - begun) / 60 )) min in all"; }; \
+	  read -r busy steal <<< "$$(cpu_ticks)"; hz=$$(getconf CLK_TCK); \
+	  echo "make test: $$(( (SECONDS - begun) / 60 )) min in all; the machine's CPU busy" \
+	    "$$(( (busy - busy_begun) / hz / 60 )) CPU-min of $$(( $$(nproc) * (SECONDS - begun) / 60 )) on $$(nproc) cores," \
+	    "$$(( (steal - steal_begun) / hz / 60 )) CPU-min stolen by the hypervisor"; }; \
 	stage before-the-lab $(MAKE) --no-print-directory -j3 --output-sync=target $(BEFORE_THE_LAB) || true; \
 	if [ -n "$$(failed)" ]; then report; echo "make test failed:$$(failed) (the lab did not run)"; exit 1; fi; \
 	( for check in $(BESIDE_THE_LAB); do stage $$check nice -n 10 $(MAKE) --no-print-directory $$check || true; done \
