@@ -165,9 +165,14 @@ def unpack(artifact, release_dir):
             os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
 
 
+def made_here(path, marker=MARKER):
+    """Whether `path` is a directory this module made (not a link to one): it holds `marker`."""
+    return not os.path.islink(path) and os.path.isfile(os.path.join(path, marker))
+
+
 def is_release(path):
-    """Whether `path` is a directory this module made (not a link to one)."""
-    return not os.path.islink(path) and os.path.isfile(os.path.join(path, MARKER))
+    """Whether `path` is a release directory this module made."""
+    return made_here(path)
 
 
 def is_complete(release_dir, virtualenv=True):
@@ -312,12 +317,11 @@ def build(release_dir, python, pip_args, run, pip_wheel=None, share=True):
         return False
     shared_dir = os.path.join(os.path.dirname(release_dir), SHARED_DIR)
     shared = os.path.join(shared_dir, key)
-    # Only a directory this module made (a real one, with its marker) is linked or replaced.
-    for path in (shared_dir, shared):
-        if os.path.islink(path) or (os.path.lexists(path) and path == shared
-                                    and not os.path.isfile(os.path.join(shared, SHARED_MARKER))):
-            raise ReleaseError(f"{path} exists but was not made by app_release (a link, or no {SHARED_MARKER} in it); "
-                               f"it is neither used nor replaced")
+    # Only a directory this module made is linked or replaced.
+    stranger = shared_dir if os.path.islink(shared_dir) else shared
+    if os.path.islink(shared_dir) or (os.path.lexists(shared) and not made_here(shared, SHARED_MARKER)):
+        raise ReleaseError(f"{stranger} exists but was not made by app_release (a link, or no {SHARED_MARKER} in it); "
+                           f"it is neither used nor replaced")
     reused = os.path.exists(os.path.join(shared, os.path.basename(STAMP)))
     if not reused:
         if os.path.lexists(shared):
@@ -344,8 +348,7 @@ def unused_virtualenvs(releases_dir, leaving=()):
     unused = []
     for name in sorted(os.listdir(shared_dir)):
         path = os.path.join(shared_dir, name)
-        if os.path.isfile(os.path.join(path, SHARED_MARKER)) and not os.path.islink(path) \
-                and os.path.realpath(path) not in linked:
+        if made_here(path, SHARED_MARKER) and os.path.realpath(path) not in linked:
             unused.append(path)
     return unused
 
