@@ -62,7 +62,9 @@ $(VENV_STAMP): requirements/dev.txt
 
 venv: $(VENV_STAMP)
 
-# .cache/core/<version>/.installed-<hash>: one venv per older ansible-core, rebuilt when its pins change.
+# .cache/core/<version>/.installed-<hash>: one venv per older ansible-core, rebuilt when its pins change,
+# without a pip of its own (as tool_venv below): nothing runs pip in it, ansible-test builds its
+# sanity virtualenvs with the interpreter's own venv module.
 core-venvs: collection
 	@for spec in $(CORE_MATRIX); do \
 	  core=$${spec%%:*}; python=$${spec##*:}; venv=$(CORE_VENVS)/$$core; \
@@ -70,9 +72,8 @@ core-venvs: collection
 	  [ -e $$stamp ] && continue; \
 	  interpreter=$$(ls -d /root/.pyenv/versions/$$python.*/bin/python3 2>/dev/null | head -1); \
 	  [ -n "$$interpreter" ] || interpreter=$$(command -v python$$python) || { echo "Python $$python not found for ansible-core $$core"; exit 1; }; \
-	  rm -rf $$venv && $$interpreter -m venv $$venv; \
-	  $$venv/bin/python -m pip install --quiet --upgrade pip; \
-	  $$venv/bin/python -m pip install --quiet -r requirements/core-$$core.txt; \
+	  rm -rf $$venv && $$interpreter -m venv --without-pip $$venv; \
+	  $(VENV)/bin/python -m pip --python $$venv/bin/python install --quiet -r requirements/core-$$core.txt; \
 	  touch $$stamp; \
 	done
 
