@@ -167,10 +167,13 @@ sanity: collection host-packages
 MOLECULE_SCENARIOS := any_service cutover
 CASES_CORE_any_service ?=
 CASES_CORE_cutover ?=
+# Molecule's prerun, once for both (extensions/molecule/side_by_side.yml says why).
 molecule: collection core-venvs lab-image trace-backends ee-image
 	@mkdir -p .build && rm -f .build/molecule-*.outcome; \
+	ANSIBLE_COLLECTIONS_PATH=$(HOME)/.ansible/collections ansible-galaxy collection install --force $(ROOT) >/dev/null; \
 	$(foreach scenario,$(MOLECULE_SCENARIOS),( started=$$SECONDS; \
-	  BLUEGREEN_CASES_CORE=$(CASES_CORE_$(scenario)) molecule test -s $(scenario) > .build/molecule-$(scenario).log 2>&1 \
+	  BLUEGREEN_CASES_CORE=$(CASES_CORE_$(scenario)) molecule -c extensions/molecule/config.yml \
+	    -c extensions/molecule/side_by_side.yml test -s $(scenario) > .build/molecule-$(scenario).log 2>&1 \
 	    && outcome=ok || outcome=FAILED; \
 	  echo $$outcome > .build/molecule-$(scenario).outcome; \
 	  echo "== molecule scenario $(scenario): $$outcome after $$((SECONDS - started)) s" ) & ) \
