@@ -81,7 +81,8 @@ def check_thresholds(thresholds):
 
 
 def _percentile(values, q):
-    return round(float(significance.percentile(values, q)), 3) if len(values) else None
+    value = significance.percentile(values, q)
+    return None if value is None else round(float(value), 3)
 
 
 def summarize(sample):
