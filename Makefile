@@ -158,30 +158,15 @@ sanity: collection host-packages
 # tenth faster there than on 2.21, measured) and any_service's on the newest, so that both ends
 # of the range cut over real hosts under load; the AWX workflow case runs in the execution
 # environment (2.16) either way, and every converge is molecule's, on the newest.
-# The scenarios run side by side, whatever the other's outcome (molecule test --all runs them one
-# after the other and stops at the first failure): each has hosts, a network and ports of its
-# own, and neither waits for the other's bakes and SSH round trips. Each one's output goes to
-# .build/molecule-<scenario>.log, printed whole once both have ended.
+# Each scenario runs whatever the other's outcome (molecule test --all stops at the first failure).
 # Run from the collection's root, molecule finds the scenarios under extensions/molecule and
 # their shared base, extensions/molecule/config.yml.
 MOLECULE_SCENARIOS := any_service cutover
 CASES_CORE_any_service ?=
 CASES_CORE_cutover ?=
-# Molecule's prerun, once for both (extensions/molecule/side_by_side.yml says why).
 molecule: collection core-venvs lab-image trace-backends ee-image
-	@mkdir -p .build && rm -f .build/molecule-*.outcome; \
-	ANSIBLE_COLLECTIONS_PATH=$(HOME)/.ansible/collections ansible-galaxy collection install --force $(ROOT) >/dev/null; \
-	$(foreach scenario,$(MOLECULE_SCENARIOS),( started=$$SECONDS; \
-	  BLUEGREEN_CASES_CORE=$(CASES_CORE_$(scenario)) molecule -c extensions/molecule/config.yml \
-	    -c extensions/molecule/side_by_side.yml test -s $(scenario) > .build/molecule-$(scenario).log 2>&1 \
-	    && outcome=ok || outcome=FAILED; \
-	  echo $$outcome > .build/molecule-$(scenario).outcome; \
-	  echo "== molecule scenario $(scenario): $$outcome after $$((SECONDS - started)) s" ) & ) \
-	wait; failed=""; \
-	for scenario in $(MOLECULE_SCENARIOS); do \
-	  echo "== molecule scenario $$scenario (.build/molecule-$$scenario.log):"; cat .build/molecule-$$scenario.log; \
-	  [ "$$(cat .build/molecule-$$scenario.outcome)" = ok ] || failed="$$failed $$scenario"; \
-	done; \
+	@failed=""; \
+	$(foreach scenario,$(MOLECULE_SCENARIOS),BLUEGREEN_CASES_CORE=$(CASES_CORE_$(scenario)) molecule test -s $(scenario) || failed="$$failed $(scenario)"; ) \
 	if [ -n "$$failed" ]; then echo "molecule scenarios failed:$$failed"; exit 1; fi
 
 units: collection awxkit
@@ -249,13 +234,13 @@ checks: lint docs sanity collection-install-check ee matrix awxkit host-packages
 # 1. what the lab needs, side by side (make -j3): the installs (downloads and disk) beside the
 #    Go builds (Jaeger's, about 10 minutes on a new machine, is the longest), the lab image and
 #    the execution environment; a failure here stops before the lab;
-# 2. the lab scenarios (side by side, see `molecule`), and beside them, niced and one after
-#    the other, the checks that need no lab: lint, the docs site, sanity, the tarball check,
-#    the unit tests, the integration tests (real servers on loopback) and the matrix. A lab
-#    case leaves part of the two cores idle (waits on bakes, SSH and answers; measured 68 %
-#    busy during the cutover cases alone), which the other scenario and the checks take, while
-#    before the lab they took the cores from the Jaeger build that the lab waits for. What
-#    failed is listed at the end, with the scenarios' failures and the time of every stage.
+# 2. the lab scenarios, and beside them, niced and one after the other, the checks that need
+#    no lab: lint, the docs site, sanity, the tarball check, the unit tests, the integration
+#    tests (real servers on loopback) and the matrix. The lab's cases leave about a third of
+#    the two cores idle (waits on bakes, SSH and answers; measured 68 % busy during the
+#    cutover cases), which the checks take, while before the lab they took the cores from the
+#    Jaeger build that the lab waits for. What failed is listed at the end, with the
+#    scenarios' failures and the time of every stage.
 BEFORE_THE_LAB := core-venvs awxkit collection host-packages lab-image trace-backends ee
 BESIDE_THE_LAB := lint docs sanity collection-install-check units integration matrix
 test:
