@@ -31,7 +31,7 @@ def _module_path(name):
     return None
 
 
-def _imported_names(path):
+def imported_names(path):
     """Every module name `path` imports (absolute, with `from x import y` also as x.y, which
     may be a module); relative imports are resolved against the collection package of `path`."""
     package = None
@@ -56,7 +56,7 @@ def _imported_names(path):
 def exercises_ansible_core(path, _visiting=frozenset()):
     if CORE_TOOLS.search(path.read_text(encoding="utf-8")):
         return True
-    for name in _imported_names(path):
+    for name in imported_names(path):
         if name == "ansible" or name.startswith("ansible."):
             return True
         target = _module_path(name)
