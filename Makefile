@@ -206,9 +206,9 @@ ee: ee-image
 # The unit tests and ansible-test sanity under every older supported ansible-core (the newest
 # is `units` and `sanity`). The oldest runs every unit test (on Python 3.11, as `units` does on
 # 3.12); the cores between run those that exercise ansible-core (marked by tests/unit/conftest.py:
-# 17 of 1063, the rest never import it and so run the same whatever core is installed; the
-# whole suite took about 65 CPU-seconds per core). Sanity there checks what a user of that core installs (the
-# tarball's files, SANITY_SHIPPED) with every test but those that run linters whose rules do
+# 27 of 1073 when written, the rest never import it and so run the same whatever core is installed; the
+# whole suite took about 65 CPU-seconds per core). Sanity there checks what a user of that
+# core installs (the tarball's files, SANITY_SHIPPED) with every test but those that run linters whose rules do
 # not come from ansible-core: pycodestyle (pep8), yamllint and antsibull-changelog, which
 # `sanity` runs on the newest core's pins. Each skipped test is a virtualenv less per core
 # that ansible-test would build on a new machine (measured: building a core's nine took

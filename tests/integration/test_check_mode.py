@@ -1,8 +1,9 @@
 """Check mode and diff mode as the modules claim them: check → apply → check → apply (the
 community.crypto idiom) for every module whose DOCUMENTATION says `check_mode: full` or
 `partial`. Modules with an action plugin run through ansible-playbook with --check and --diff;
-the others as ansible runs them on a host, with the flags the controller adds (`run`); the
-trace_probe case passes --check through ansible-playbook to a module that claims none.
+the others as ansible runs them on a host, with the flags the controller adds (`run`:
+lb_harness.run_module_as_ansible_would); the trace_probe case passes --check through
+ansible-playbook to a module that claims none.
 
 1. `--check` reports `changed: true` and the world (files, directories, their modes and owners
    below tmp_path; HAProxy's `show servers state` and server-state file) is as it was;
@@ -31,7 +32,8 @@ import pytest
 from conftest import free_port, release_artifact
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
-from lb_harness import ACTION_PLUGINS, AppServer, HAProxyUnderTest, run_module, run_task
+from lb_harness import AppServer, HAProxyUnderTest, run_task
+from lb_harness import run_module_as_ansible_would as run
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import approval
 
@@ -59,14 +61,6 @@ def snapshot(root):
 
 def changed_paths(before, after):
     return {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
-
-
-def run(module, args, check=False, diff=False):
-    """A module with an action plugin through ansible-playbook (the plugin is part of what
-    --check and --diff reach); any other as ansible runs it on a host, with the check and diff
-    flags the controller adds (run_module), at a tenth of an ansible-playbook run's CPU."""
-    runner = run_task if (ACTION_PLUGINS / f"{module}.py").exists() else run_module
-    return runner(module, args, check=check, diff=diff)
 
 
 def succeeded(result):

@@ -31,14 +31,15 @@ def _module_path(name):
     return None
 
 
-def imported_names(path):
-    """Every module name `path` imports (absolute, with `from x import y` also as x.y, which
-    may be a module); relative imports are resolved against the collection package of `path`."""
+def imported_names(tree, path):
+    """Every module name the parsed file `path` imports (absolute, with `from x import y` also
+    as x.y, which may be a module); relative imports are resolved against the collection
+    package of `path`."""
     package = None
     if path.is_relative_to(ROOT / "plugins"):
         parts = path.relative_to(ROOT).with_suffix("").parts
         package = [COLLECTION] + list(parts[:-1])
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -53,21 +54,33 @@ def imported_names(path):
 
 
 @functools.lru_cache(maxsize=None)
-def exercises_ansible_core(path, _visiting=frozenset()):
-    if CORE_TOOLS.search(path.read_text(encoding="utf-8")):
-        return True
-    for name in imported_names(path):
-        if name == "ansible" or name.startswith("ansible."):
+def _read(path):
+    """(does the file itself reach ansible-core, the collection files it imports), read once."""
+    text = path.read_text(encoding="utf-8")
+    names = list(imported_names(ast.parse(text), path))
+    itself = bool(CORE_TOOLS.search(text)) or any(name == "ansible" or name.startswith("ansible.") for name in names)
+    return itself, frozenset(filter(None, map(_module_path, names)))
+
+
+@functools.lru_cache(maxsize=None)
+def exercises_ansible_core(path):
+    """Whether `path` or any collection file it reaches through imports reaches ansible-core."""
+    seen, pending = set(), [path]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        itself, imported = _read(current)
+        if itself:
             return True
-        target = _module_path(name)
-        if target is not None and target not in _visiting and exercises_ansible_core(target, _visiting | {path}):
-            return True
+        pending.extend(imported)
     return False
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if exercises_ansible_core(Path(str(item.path))):
+        if exercises_ansible_core(item.path):
             item.add_marker(pytest.mark.ansible_core)
 
 

@@ -1,5 +1,7 @@
 """The `ansible_core` mark (tests/unit/conftest.py), by which make matrix picks the unit tests
 that run under every older ansible-core: a test file is marked through any chain of imports."""
+import ast
+
 import pytest
 from conftest import ROOT, imported_names, exercises_ansible_core
 
@@ -25,6 +27,7 @@ def test_a_file_is_marked_when_it_reaches_ansible_core(tmp_path, source, marked)
 
 def test_a_relative_import_in_the_collection_is_followed():
     # probe.py: `from .traces.http import without_userinfo`.
-    names = set(imported_names(ROOT / "plugins" / "module_utils" / "probe.py"))
+    probe = ROOT / "plugins" / "module_utils" / "probe.py"
+    names = set(imported_names(ast.parse(probe.read_text(encoding="utf-8")), probe))
     assert "ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http" in names
     assert exercises_ansible_core(ROOT / "plugins" / "modules" / "trace_probe.py") is True
