@@ -43,7 +43,7 @@ def collector():
 def cutover(audit, collector, release, **extra):
     """One cutover under load; (exit code, progress lines, load totals)."""
     extra_vars = dict(TIMING, **audit, **collector, bluegreen_release=release, **extra)
-    with LabLoad(LB_URLS, rate=60) as load:
+    with LabLoad(LB_URLS, rate=30) as load:
         code, lines, _seconds = run_logged_playbook("cutover", INVENTORY, extra_vars, LOG_DIR, echo=False)
     return code, lines, load.totals()
 

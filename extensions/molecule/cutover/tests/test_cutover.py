@@ -41,10 +41,11 @@ LB_URLS = ["http://127.0.0.1:28080", "http://127.0.0.1:28081"]
 LOCK_FILE = "/var/lib/tracegate-bluegreen/bgdemo.lock"
 STATE_FILE = "/var/lib/tracegate-bluegreen/bgdemo.state.json"
 APP_HOSTS = ["cut-blue-1", "cut-blue-2", "cut-green-1", "cut-green-2"]
-# Requests a second through each load balancer: 30 live requests a second per app host, enough
-# for every gate's min_requests within a look. Twice that (measured) made the demo apps and the
-# load generator take 40 % of the two cores, and a healthy cutover 107 s instead of 87 s.
-LOAD_RATE = 30
+# Requests a second through each load balancer: 15 live requests a second per app host, about
+# 225 requests in a 30 s analysis window at the first 25 % step against the gates' min_requests
+# of 50. Measured on two cores: at 30 a healthy cutover took 124 CPU-s (92 s), at 15 100 CPU-s
+# (83 s); at 60 the demo apps and the load generator took 40 % of the two cores.
+LOAD_RATE = 15
 
 
 @pytest.fixture(scope="module")
