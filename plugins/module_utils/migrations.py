@@ -19,6 +19,7 @@ run that was killed is never applied twice and one that failed is not marked."""
 from __future__ import annotations
 
 import re
+import time
 
 MIGRATION_FILE = re.compile(r"^(?P<number>[0-9]{4})_(?P<name>[a-z0-9_]{1,64})\.(?P<phase>expand|contract)\.sql$")
 
@@ -90,8 +91,19 @@ def plan(migrations, ledger, now, live_release_ids=(), live_since=None, rollback
 
 LEDGER = "tracegate_migrations"
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-PSQL_ARGS = ["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--single-transaction", "--file", "-"]
+# VERBOSITY=verbose puts the SQLSTATE in every error line: which error it was, whatever the
+# server's lc_messages (only a superuser may set that for a session).
+PSQL_ARGS = ["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--set", "VERBOSITY=verbose", "--single-transaction",
+             "--file", "-"]
 MARK = "bluegreen-migration-part:"
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
+# libpq writes "<severity>:  <SQLSTATE>: <message>" (two spaces; the severity in the server's
+# language), after psql's own "psql:<stdin>:<line>: " when it reads a script.
+SQLSTATE = re.compile(r"\w+:  ([0-9A-Z]{5}): ")
+# The pause before the n-th retry of a migration that timed out waiting for a lock: room for
+# the sessions that queued behind its lock request to be served before it queues again.
+LOCK_RETRY_PAUSES = (1, 2, 4, 8)
 
 
 def _literal(text):
@@ -145,15 +157,25 @@ def script(migration, sql, release, live_queries=None, table=LEDGER):
     return "\n".join(lines) + "\n"
 
 
-def failure(migration, stdout, stderr, lock_timeout, statement_timeout):
+def sqlstate(stderr):
+    """The SQLSTATE of the error psql reported (PSQL_ARGS asks for it), or None."""
+    found = SQLSTATE.search(stderr)
+    return found.group(1) if found else None
+
+
+def failure(migration, stdout, stderr, lock_timeout, statement_timeout, tries=1):
     """Why psql stopped a migration's script, in words that say what to do."""
     parts = [line[len(MARK):] for line in stdout.splitlines() if line.startswith(MARK)]
     part = parts[-1] if parts else "connection"
-    error = " ".join(line.strip() for line in stderr.splitlines() if line.strip())[:600] or "psql failed"
-    if "lock timeout" in error:
-        why = (f"waited more than lock_timeout {lock_timeout} for a lock another session holds (a long transaction "
-               "or a running migration); nothing was applied; run again when it is released")
-    elif "statement timeout" in error:
+    # The server's LOCATION lines (source file and function) say nothing to the user.
+    error = " ".join(line.strip() for line in stderr.splitlines()
+                     if line.strip() and not line.startswith("LOCATION:"))[:600] or "psql failed"
+    code = sqlstate(stderr)
+    if code == LOCK_NOT_AVAILABLE or (code is None and "lock timeout" in error):
+        waits = f"on each of {tries} tries " if tries > 1 else ""
+        why = (f"waited more than lock_timeout {lock_timeout} {waits}for a lock another session holds (a long "
+               "transaction or a running migration); nothing was applied; run again when it is released")
+    elif code == QUERY_CANCELED or (code is None and "statement timeout" in error):
         why = f"ran longer than statement_timeout {statement_timeout}; nothing was applied"
     elif part == "live-queries":
         why = "the live release's queries fail on the migrated schema, so the live color would break; nothing was applied"
@@ -172,18 +194,32 @@ def timeouts_env(lock_timeout, statement_timeout):
     return {"PGOPTIONS": f"-c lock_timeout={lock_timeout} -c statement_timeout={statement_timeout}"}
 
 
-def apply(migrations, sources, ids, release, run_script, live_queries=None, table=LEDGER, lock_timeout="5s",
-          statement_timeout="5min"):
+def apply(migrations, sources, ids, release, run_script, live_queries=None, table=LEDGER, lock_timeout="1s",
+          statement_timeout="5min", lock_retries=0, pause=time.sleep):
     """Runs the migrations named in `ids` (from plan) in order, each by `run_script(text)`
     -> (rc, stdout, stderr); stops at the first that fails. `sources` maps a migration's
-    file name to its SQL. Returns {"applied": [ids], "failed": None or {"id", "reason"}}."""
+    file name to its SQL. A migration that timed out waiting for a lock (rolled back whole,
+    so nothing of it stays) runs again up to `lock_retries` times, after
+    `pause(LOCK_RETRY_PAUSES[n])`. Returns {"applied": [ids], "lock_retries": {id: retries
+    it took}, "failed": None or {"id", "reason"}}."""
     by_id = {migration["id"]: migration for migration in migrations}
-    applied = []
+    applied, retried = [], {}
     for migration_id in ids:
         migration = by_id[migration_id]
-        code, out, err = run_script(script(migration, sources[migration["file"]], release, live_queries, table))
-        if code != 0 or f"{MARK}done" not in out:
-            return {"applied": applied,
-                    "failed": {"id": migration_id, "reason": failure(migration, out, err, lock_timeout, statement_timeout)}}
+        text = script(migration, sources[migration["file"]], release, live_queries, table)
+        tries = 0
+        while True:
+            code, out, err = run_script(text)
+            tries += 1
+            if code == 0 and f"{MARK}done" in out:
+                break
+            if sqlstate(err) == LOCK_NOT_AVAILABLE and tries <= lock_retries:
+                pause(LOCK_RETRY_PAUSES[min(tries, len(LOCK_RETRY_PAUSES)) - 1])
+                continue
+            return {"applied": applied, "lock_retries": retried,
+                    "failed": {"id": migration_id,
+                               "reason": failure(migration, out, err, lock_timeout, statement_timeout, tries)}}
+        if tries > 1:
+            retried[migration_id] = tries - 1
         applied.append(migration_id)
-    return {"applied": applied, "failed": None}
+    return {"applied": applied, "lock_retries": retried, "failed": None}

@@ -25,6 +25,11 @@ description:
     is returned in RV(waiting) with the time it may run, and nothing fails.
   - Every session waits at most O(lock_timeout) for a lock and runs at most
     O(statement_timeout); either ends the migration rolled back with a message that says so.
+    A migration that timed out waiting for a lock runs again, up to O(lock_retries) times,
+    after pauses of 1, 2, 4 and then 8 seconds. While a migration waits for its lock (most
+    schema changes need an exclusive one), every later query on that table queues behind it,
+    the live release's too; a short O(lock_timeout) with retries keeps the live color's
+    queries from stalling longer than that, where one long wait would stall them all.
 author: tracegate.bluegreen developers (@tracegate)
 attributes:
   check_mode:
@@ -81,9 +86,16 @@ options:
     type: str
     default: tracegate_migrations
   lock_timeout:
-    description: How long a migration may wait for a lock (PostgreSQL duration).
+    description:
+      - How long a migration may wait for a lock (PostgreSQL duration), on each try.
+      - Keep it well under the live release's own query timeouts, which its queries queued
+        behind the migration's lock request count against.
     type: str
-    default: 5s
+    default: 1s
+  lock_retries:
+    description: How many times a migration that timed out waiting for a lock runs again (rolled back whole each time, nothing of it stays).
+    type: int
+    default: 4
   statement_timeout:
     description: How long one statement may run (PostgreSQL duration).
     type: str
@@ -132,6 +144,11 @@ already_applied:
   type: list
   elements: str
   returned: success
+lock_retries:
+  description: The applied migrations that had to run again after a lock timeout, each with how many times.
+  type: dict
+  returned: success
+  sample: {"0002_add_note.expand": 1}
 failed_migration:
   description: The migration that failed and was rolled back (the task fails, the reason in C(msg)).
   type: str
@@ -159,7 +176,8 @@ def main():
             "live_since": {"type": "float"},
             "rollback_window": {"type": "float", "default": 86400.0},
             "ledger_table": {"type": "str", "default": migrations.LEDGER},
-            "lock_timeout": {"type": "str", "default": "5s"},
+            "lock_timeout": {"type": "str", "default": "1s"},
+            "lock_retries": {"type": "int", "default": 4},
             "statement_timeout": {"type": "str", "default": "5min"},
             "psql": {"type": "path", "default": "psql"},
         },
@@ -167,6 +185,8 @@ def main():
     )
     p = module.params
     try:
+        if p["lock_retries"] < 0:
+            raise migrations.MigrationError(f"lock_retries: {p['lock_retries']} is negative")
         env = migrations.timeouts_env(p["lock_timeout"], p["statement_timeout"])
         table = migrations.check_identifier(p["ledger_table"], "ledger_table")
         sources, _queries = app_release.migrations_in(p["release_artifact"])
@@ -201,11 +221,11 @@ def main():
         return module.run_command(psql + migrations.PSQL_ARGS, data=text, binary_data=True, environ_update=env)
 
     outcome = migrations.apply(listed, sources, planned, p["release"], run_script, p["live_queries"], table,
-                               p["lock_timeout"], p["statement_timeout"])
+                               p["lock_timeout"], p["statement_timeout"], p["lock_retries"])
     if outcome["failed"]:
         module.fail_json(msg=outcome["failed"]["reason"], applied=outcome["applied"], changed=bool(outcome["applied"]),
-                         failed_migration=outcome["failed"]["id"], **result)
-    module.exit_json(changed=True, applied=outcome["applied"], **result)
+                         failed_migration=outcome["failed"]["id"], lock_retries=outcome["lock_retries"], **result)
+    module.exit_json(changed=True, applied=outcome["applied"], lock_retries=outcome["lock_retries"], **result)
 
 
 if __name__ == "__main__":

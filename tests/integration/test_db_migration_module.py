@@ -3,6 +3,7 @@ cluster): expand migrations applied once each, a migration that breaks the live 
 queries rolled back whole, a lock held by another session ending in a clear timeout, and
 contract migrations held until the rollback window of the release carrying them closes."""
 import subprocess
+import threading
 import time
 
 import pytest
@@ -70,12 +71,45 @@ def test_a_lock_held_elsewhere_ends_in_a_lock_timeout_and_nothing_applied(databa
         while "AccessShareLock" not in database.psql("SELECT mode FROM pg_locks WHERE relation = 'orders'::regclass"):
             assert time.monotonic() < deadline, "the other session never took its lock"
             time.sleep(0.05)
-        result = migrate(database, artifact, "1.3.0", lock_timeout="500ms")
+        result = migrate(database, artifact, "1.3.0", lock_timeout="500ms", lock_retries=1)
     finally:
         holder.kill()
         holder.wait()
     assert result["failed"] is True and result["applied"] == [], result
-    assert "waited more than lock_timeout 500ms for a lock" in result["msg"], result["msg"]
+    assert "waited more than lock_timeout 500ms on each of 2 tries for a lock" in result["msg"], result["msg"]
+    assert "LOCATION" not in result["msg"], result["msg"]
+
+
+def test_a_lock_released_between_tries_lets_the_migration_run_again_and_apply(database, tmp_path):
+    artifact = release(tmp_path, "1.3.1", {"0001_add_note.expand.sql": "ALTER TABLE orders ADD COLUMN note text;"})
+    holder = subprocess.Popen([PSQL, "--no-psqlrc", "-q", "--dbname", database.conninfo], stdin=subprocess.PIPE, text=True)
+    outcome = {}
+    try:
+        holder.stdin.write("BEGIN;\nLOCK TABLE orders IN ACCESS SHARE MODE;\n")
+        holder.stdin.flush()
+        deadline = time.monotonic() + 10
+        while "AccessShareLock" not in database.psql("SELECT mode FROM pg_locks WHERE relation = 'orders'::regclass"):
+            assert time.monotonic() < deadline, "the other session never took its lock"
+            time.sleep(0.05)
+        migration = threading.Thread(target=lambda: outcome.update(
+            result=migrate(database, artifact, "1.3.1", lock_timeout="300ms", lock_retries=4)))
+        migration.start()
+        # Each try is a session of its own: two sessions seen waiting for the lock are two tries.
+        waiting, deadline = set(), time.monotonic() + 30
+        while len(waiting) < 2:
+            assert time.monotonic() < deadline and migration.is_alive(), (waiting, outcome)
+            waiting |= set(database.psql("SELECT pid FROM pg_locks WHERE relation = 'orders'::regclass AND NOT granted").split())
+            time.sleep(0.02)
+        holder.stdin.write("COMMIT;\n")
+        holder.stdin.flush()
+        migration.join(timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    result = outcome["result"]
+    assert result.get("failed") is not True and result["applied"] == ["0001_add_note.expand"], result
+    assert result["lock_retries"]["0001_add_note.expand"] >= 1, result
+    assert "note" in database.psql("SELECT column_name FROM information_schema.columns WHERE table_name = 'orders'")
 
 
 def test_a_contract_waits_for_the_rollback_window_then_runs(database, tmp_path):
@@ -96,6 +130,7 @@ def test_a_contract_waits_for_the_rollback_window_then_runs(database, tmp_path):
 
 @pytest.mark.parametrize("extra, named", [
     ({"lock_timeout": "5 seconds"}, "lock_timeout: '5 seconds' is not a duration"),
+    ({"lock_retries": -1}, "lock_retries: -1 is negative"),
     ({"ledger_table": "ledger; DROP TABLE orders"}, "ledger_table"),
 ])
 def test_bad_input_is_named(database, tmp_path, extra, named):

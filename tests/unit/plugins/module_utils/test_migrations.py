@@ -65,6 +65,69 @@ def test_a_failure_says_which_part_stopped_and_what_to_do(out, err, says):
     assert reason.startswith("migration 0002_add_note.expand: ") and says in reason and err.split("  ")[-1] in reason
 
 
+LOCK_TIMEOUT = ("psql:<stdin>:4: ERROR:  55P03: canceling statement due to lock timeout\n"
+                "LOCATION:  ProcessInterrupts, postgres.c:3315\n")
+
+
+@pytest.mark.parametrize("err, code", [
+    (LOCK_TIMEOUT, "55P03"),
+    ("psql:<stdin>:4: FEHLER:  57014: storniere Anfrage wegen Zeitüberschreitung der Anweisung\n", "57014"),
+    ("psql:<stdin>:3: ERROR:  canceling statement due to lock timeout\n", None),
+    ("psql: error: connection to server on socket failed\n", None),
+])
+def test_the_sqlstate_is_read_from_psql_whatever_the_language(err, code):
+    assert migrations.sqlstate(err) == code
+
+
+def test_a_lock_timeout_in_any_language_is_named_without_the_servers_source_location():
+    migration = migrations.read_names(["0002_add_note.expand.sql"])[0]
+    reason = migrations.failure(migration, "bluegreen-migration-part:migration\n",
+                                "psql:<stdin>:4: ERREUR:  55P03: annulation de la requête à cause du délai\n"
+                                "LOCATION:  ProcessInterrupts, postgres.c:3315\n", "500ms", "5min", tries=3)
+    assert "waited more than lock_timeout 500ms on each of 3 tries for a lock" in reason, reason
+    assert "LOCATION" not in reason and "postgres.c" not in reason
+
+
+def scripted_psql(*answers):
+    """A run_script that gives `answers` ((rc, stdout, stderr)) in turn and counts its calls."""
+    calls = []
+
+    def run_script(text):
+        calls.append(text)
+        return answers[min(len(calls), len(answers)) - 1]
+    return run_script, calls
+
+
+DONE = (0, "bluegreen-migration-part:migration\nbluegreen-migration-part:done\n", "")
+LOCKED = (3, "bluegreen-migration-part:migration\n", LOCK_TIMEOUT)
+
+
+def test_a_migration_that_timed_out_on_a_lock_runs_again_after_growing_pauses():
+    listed = migrations.read_names(["0001_a.expand.sql", "0002_b.expand.sql"])
+    sources = {"0001_a.expand.sql": "SELECT 1", "0002_b.expand.sql": "SELECT 2"}
+    run_script, calls = scripted_psql(LOCKED, LOCKED, DONE)
+    pauses = []
+    outcome = migrations.apply(listed, sources, ["0001_a.expand", "0002_b.expand"], "1.0.0", run_script, lock_retries=3,
+                               pause=pauses.append)
+    assert outcome == {"applied": ["0001_a.expand", "0002_b.expand"], "lock_retries": {"0001_a.expand": 2}, "failed": None}
+    assert len(calls) == 4 and pauses == [1, 2]
+
+
+def test_lock_retries_end_in_the_lock_timeout_and_other_errors_are_not_retried():
+    listed = migrations.read_names(["0001_a.expand.sql"])
+    sources = {"0001_a.expand.sql": "SELECT 1"}
+    run_script, calls = scripted_psql(LOCKED)
+    pauses = []
+    outcome = migrations.apply(listed, sources, ["0001_a.expand"], "1.0.0", run_script, lock_timeout="500ms",
+                               lock_retries=5, pause=pauses.append)
+    assert outcome["applied"] == [] and len(calls) == 6 and pauses == [1, 2, 4, 8, 8], (outcome, pauses)
+    assert "waited more than lock_timeout 500ms on each of 6 tries" in outcome["failed"]["reason"], outcome
+    broken = (3, "bluegreen-migration-part:migration\n", 'psql:<stdin>:4: ERROR:  42601: syntax error at or near "ALTR"\n')
+    run_script, calls = scripted_psql(broken)
+    outcome = migrations.apply(listed, sources, ["0001_a.expand"], "1.0.0", run_script, lock_retries=5, pause=pauses.append)
+    assert len(calls) == 1 and "failed in its migration part" in outcome["failed"]["reason"], outcome
+
+
 def test_the_ledger_and_the_timeouts_are_read_and_checked():
     assert migrations.parse_ledger("0001_a.expand\texpand\n\n0002_b.contract\tcontract\n") == {
         "0001_a.expand": {"phase": "expand"}, "0002_b.contract": {"phase": "contract"}}
