@@ -11,7 +11,7 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-from .traces.http import without_userinfo
+from .traces.userinfo import without_userinfo
 from .traces.model import BackendError, same_service
 
 # Probes are HTTP requests to the service; the URL opener would read a file:// or try an

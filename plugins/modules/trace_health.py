@@ -316,7 +316,8 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backend
     backend_from_params,
     deprecated_backend,
 )
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests, userinfo_secrets
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.userinfo import userinfo_secrets
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import DEFAULT_LIMIT, BackendError
 
 # The judge's defaults are the one source of these values.

@@ -128,7 +128,8 @@ from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backend
     backend_from_params,
     deprecated_backend,
 )
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests, userinfo_secrets
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http import requests
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.userinfo import userinfo_secrets
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.model import BackendError
 
 

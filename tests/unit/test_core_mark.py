@@ -14,7 +14,7 @@ from conftest import ROOT, imported_names, exercises_ansible_core
     # plugins/module_utils/http_answer.py imports ansible.module_utils.urls.
     ("from ansible_collections.tracegate.bluegreen.plugins.module_utils import http_answer\n", True),
     ("from ansible_collections.tracegate.bluegreen.plugins.module_utils.http_answer import open_url\n", True),
-    # probe.py imports .traces.http and .traces.model relatively; neither reaches ansible-core.
+    # probe.py imports .traces.userinfo and .traces.model relatively; neither reaches ansible-core.
     ("from ansible_collections.tracegate.bluegreen.plugins.module_utils import probe\n", False),
     ("def f():\n    from ansible_collections.tracegate.bluegreen.plugins.modules import trace_probe\n", True),
     ("COMMAND = ['ansible-playbook', 'site.yml']\n", True),
@@ -26,8 +26,8 @@ def test_a_file_is_marked_when_it_reaches_ansible_core(tmp_path, source, marked)
 
 
 def test_a_relative_import_in_the_collection_is_followed():
-    # probe.py: `from .traces.http import without_userinfo`.
+    # probe.py: `from .traces.userinfo import without_userinfo`.
     probe = ROOT / "plugins" / "module_utils" / "probe.py"
     names = set(imported_names(ast.parse(probe.read_text(encoding="utf-8")), probe))
-    assert "ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.http" in names
+    assert "ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.userinfo" in names
     assert exercises_ansible_core(ROOT / "plugins" / "modules" / "trace_probe.py") is True

@@ -10,10 +10,10 @@ evidence of what a gate asked."""
 from __future__ import annotations
 
 import json
-import re
 import time
 
 from .model import BackendError
+from .userinfo import without_userinfo
 
 try:
     import requests
@@ -38,25 +38,6 @@ DEFAULT_MAX_ANSWER_BYTES = 256 * 1024 * 1024
 # At most this much per read; a read returns what has arrived, so the deadline is looked at
 # between reads whatever the backend's pace.
 READ_SIZE = 1024 * 1024
-# The user:password@ (or token@) of a URL, anywhere in a text.
-USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s@]*(?:@[^/?#\s@]*)*@")
-
-
-def without_userinfo(text):
-    """`text` with the userinfo of every URL in it replaced by ***, for every place a URL is
-    shown (results, errors, evidence): it holds credentials."""
-    return USERINFO.sub(r"\1***@", text)
-
-
-def userinfo_secrets(url):
-    """The secret of the userinfo of `url`: its password, or the user when there is no
-    password (a token as user name); the modules hide these from every output."""
-    match = USERINFO.match(url or "")
-    if not match:
-        return []
-    userinfo = match.group(0)[len(match.group(1)):-1]
-    user, _colon, password = userinfo.partition(":")
-    return [password or user] if password or user else []
 
 
 class HttpClient:

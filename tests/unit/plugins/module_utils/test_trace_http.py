@@ -3,6 +3,9 @@ answer that trickles in is given up at its deadline, one larger than max_answer_
 read on, and credentials in the URL are used but never shown. Every test is bounded in time:
 the client runs in a thread that must end well within the test's own limit."""
 import gzip
+import os
+import subprocess
+import sys
 import json
 import socket
 import threading
@@ -11,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces import http, model
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces import model, userinfo
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backends import (
     BACKEND_ARGUMENT_SPEC,
     backend_from_params,
@@ -205,11 +208,22 @@ def test_credentials_in_the_url_are_sent_but_never_shown(serve):
     ("no url here", "no url here"),
 ])
 def test_userinfo_is_cut_from_every_url_in_a_text(text, shown):
-    assert http.without_userinfo(text) == shown
+    assert userinfo.without_userinfo(text) == shown
 
 
 @pytest.mark.parametrize("url, secrets", [
     ("http://user:pw@host/", ["pw"]), ("https://token@host", ["token"]), ("http://host/", []), ("http://:pw@h", ["pw"]),
 ])
 def test_the_secret_of_a_urls_userinfo_is_its_password_or_its_token(url, secrets):
-    assert http.userinfo_secrets(url) == secrets
+    assert userinfo.userinfo_secrets(url) == secrets
+
+
+def test_the_gates_that_ask_no_trace_backend_do_not_load_its_http_client():
+    # dependency_parity and security_check show URLs (probe.unfit_url) without asking a trace
+    # backend: importing requests would cost every run of them a third of a second.
+    shown = subprocess.run([sys.executable, "-c", (
+        "import sys\n"
+        "from ansible_collections.tracegate.bluegreen.plugins.module_utils import parity, probe\n"
+        "print(sorted(name for name in ('requests', 'urllib3') if name in sys.modules))\n")],
+        capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert shown.stdout.strip() == "[]", shown.stdout
