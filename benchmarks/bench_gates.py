@@ -114,7 +114,7 @@ GATE_TASKS = {
     "drift": ("Read the host's fingerprint for the drift gate", "Compare blue and green"),
     "security": ("Check the idle color's security",),
     "dependencies": ("Probe the service's dependencies from the host", "Compare the colors' dependency probes"),
-    "trace probe": ("Probe that the idle color is traced",),
+    "trace probe": ("Send the trace probes to the idle color", "Find the probes' traces"),
     "load test": ("Read the live color's load per host", "Load the idle color through the preview route",
                   "Judge the load from the traces"),
 }

@@ -7,6 +7,7 @@ trace backend holds every one of them with the expected service, color and versi
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from urllib.parse import urlsplit
@@ -23,6 +24,28 @@ def new_traceparent():
     """(trace_id, traceparent header) with the sampled flag set."""
     trace_id = secrets.token_hex(16)
     return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+TRACE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def sent_probes(records):
+    """The probes an earlier call sent (its `probes`), checked before any look-up: a trace
+    id of 32 lower-case hex digits (not all zero), and a status that is a number or None
+    (no answer). Raises ValueError naming the first bad field."""
+    if not records:
+        raise ValueError("sent: no probes; give the probes an earlier trace_probe task returned")
+    probes = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ValueError(f"sent[{index}]: not a probe (a dict with trace_id and status)")
+        trace_id = record.get("trace_id")
+        if not isinstance(trace_id, str) or not TRACE_ID.fullmatch(trace_id) or trace_id == "0" * 32:
+            raise ValueError(f"sent[{index}].trace_id: {trace_id!r} is not a trace id (32 lower-case hex digits, not all zero)")
+        if "status" not in record or not (record["status"] is None or (isinstance(record["status"], int) and not isinstance(record["status"], bool))):
+            raise ValueError(f"sent[{index}].status: {record.get('status')!r} is not an HTTP status or null")
+        probes.append(dict(record))
+    return probes
 
 
 def unfit_url(urls):

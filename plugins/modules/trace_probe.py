@@ -17,6 +17,10 @@ description:
     expected C(deployment.color) and C(service.version).
   - Fails by O(deadline) naming every missing trace id and every attribute that was wrong.
     A color whose tracing is not configured never passes.
+  - In two tasks, so that the traces arrive while other work runs (the cutover sends the
+    probes, runs its other gates and its load test, then looks the probes up); the first
+    with O(wait=false) sends the probes and returns them in RV(probes) without looking them
+    up; the second gets them as O(sent) and only looks them up, sending nothing.
 author: tracegate.bluegreen developers (@tracegate)
 extends_documentation_fragment:
   - tracegate.bluegreen.trace_backend
@@ -37,9 +41,24 @@ options:
         the task before a probe is sent.
       - Credentials in a URL (C(user:password@)) are used, and shown as C(***) in RV(probes)
         and every message.
+      - Required unless O(sent) is given.
     type: list
     elements: str
-    required: true
+  sent:
+    description:
+      - The probes an earlier task of this module sent with O(wait=false) (its RV(probes));
+        looked up in the backend, no new probe is sent. O(urls), O(count) and the headers
+        are not used.
+      - Each needs its C(trace_id) (32 lower-case hex digits) and C(status) (null when the
+        request got no answer); a probe that got no answer fails the task as it would have.
+    type: list
+    elements: dict
+  wait:
+    description:
+      - V(false) sends the probes and returns them in RV(probes) at once, without looking
+        them up and without failing; look them up with a later task given them as O(sent).
+    type: bool
+    default: true
   headers:
     description:
       - Secret headers sent with every probe, for example an authorization the service asks for.
@@ -98,6 +117,28 @@ EXAMPLES = r"""
     color: green
     version: "2.4.1"
   delegate_to: localhost
+
+- name: Send the probes now, look them up after the load test (the traces arrive meanwhile)
+  tracegate.bluegreen.trace_probe:
+    backend: jaeger
+    url: http://jaeger-query:16686
+    urls: ["http://lb1:80/api/quote"]
+    routing_headers:
+      X-Bluegreen-Preview: green
+    service: checkout
+    color: green
+    wait: false
+  delegate_to: localhost
+  register: probes_sent
+
+- name: Look the probes up
+  tracegate.bluegreen.trace_probe:
+    backend: jaeger
+    url: http://jaeger-query:16686
+    sent: "{{ probes_sent.probes }}"
+    service: checkout
+    color: green
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -107,7 +148,7 @@ probes:
   type: list
   elements: dict
 missing:
-  description: Trace ids the backend never showed with a server span of the service.
+  description: Trace ids the backend never showed with a server span of the service (none looked up with O(wait=false)).
   returned: always
   type: list
   elements: str
@@ -122,7 +163,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.tracegate.bluegreen.plugins.module_utils import http_answer
-from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import send_probes, unfit_url, wait_for_traces
+from ansible_collections.tracegate.bluegreen.plugins.module_utils.probe import send_probes, sent_probes, unfit_url, wait_for_traces
 from ansible_collections.tracegate.bluegreen.plugins.module_utils.traces.backends import (
     BACKEND_ARGUMENT_SPEC,
     backend_from_params,
@@ -137,7 +178,9 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             BACKEND_ARGUMENT_SPEC,
-            urls={"type": "list", "elements": "str", "required": True},
+            urls={"type": "list", "elements": "str"},
+            sent={"type": "list", "elements": "dict"},
+            wait={"type": "bool", "default": True},
             headers={"type": "dict", "default": {}, "no_log": True},
             routing_headers={"type": "dict", "default": {}},
             count={"type": "int", "default": 10},
@@ -147,19 +190,23 @@ def main():
             deadline={"type": "float", "default": 30.0},
             poll_interval={"type": "float", "default": 2.0},
         ),
+        mutually_exclusive=[("urls", "sent")],
+        required_one_of=[("urls", "sent")],
     )
     if requests is None:
         module.fail_json(msg=missing_required_lib("requests"))
     p = module.params
-    for url in [p["url"], *p["urls"]]:
+    for url in [p["url"], *(p["urls"] or [])]:
         module.no_log_values.update(userinfo_secrets(url))
     if deprecated_backend(p):
         module.deprecate(deprecated_backend(p), version="1.0.0", collection_name="tracegate.bluegreen")
     if p["backend"] in ("prometheus", "prometheus_red"):
         module.fail_json(msg="backend: metrics hold no traces; probe a trace backend (jaeger, tempo, zipkin)")
-    if p["count"] < 1 or not p["urls"]:
+    if p["sent"] is not None and not p["wait"]:
+        module.fail_json(msg="wait: false sends probes, sent looks up probes already sent; give one of them")
+    if p["sent"] is None and (p["count"] < 1 or not p["urls"]):
         module.fail_json(msg="count must be at least 1 and urls must not be empty")
-    if unfit_url(p["urls"]):
+    if p["sent"] is None and unfit_url(p["urls"]):
         module.fail_json(msg=unfit_url(p["urls"]))
     both = sorted({name.lower() for name in p["headers"]} & {name.lower() for name in p["routing_headers"]})
     if both:
@@ -175,7 +222,15 @@ def main():
         backend = backend_from_params(p)
     except BackendError as exc:
         module.fail_json(msg=str(exc))
-    probes = send_probes(send, p["urls"], p["count"], {**p["routing_headers"], **p["headers"]})
+    if p["sent"] is not None:
+        try:
+            probes = sent_probes(p["sent"])
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+    else:
+        probes = send_probes(send, p["urls"], p["count"], {**p["routing_headers"], **p["headers"]})
+        if not p["wait"]:
+            module.exit_json(changed=False, probes=probes, missing=[], wrong={})
     outcome = wait_for_traces(backend, probes, p["service"], p["color"], p["version"],
                               time.monotonic() + p["deadline"], min(0.25, p["poll_interval"]),
                               p["poll_interval"])

@@ -185,6 +185,24 @@ def test_probe_fails_when_green_tracing_is_off(backends, start_app_module, case)
     assert all(trace_id in result["msg"] for trace_id in result["missing"])
 
 
+def test_probes_sent_in_one_task_are_looked_up_in_the_next_and_only_there(backends, scenarios, start_app_module):
+    green = scenarios[("Healthy", "green")]
+    args = {**backends.args("jaeger-api-v3-real"), "service": "Healthy", "color": "green", "version": "9.8.7"}
+    sent = run_module("trace_probe", {**args, "urls": [f"{green.url}/api/quote"], "count": 3, "wait": False})
+    assert not sent.get("failed"), sent.get("msg")
+    assert len(sent["probes"]) == 3 and all(probe["status"] == 200 for probe in sent["probes"]), sent
+    found = run_module("trace_probe", {**args, "sent": sent["probes"], "deadline": 20, "poll_interval": 0.2})
+    assert not found.get("failed"), found.get("msg")
+    assert [probe["trace_id"] for probe in found["probes"]] == [probe["trace_id"] for probe in sent["probes"]]
+    assert found["missing"] == [] and all(probe["problem"] is None for probe in found["probes"]), found
+    # Sent to an untraced color: the first task passes (it only sends), the look-up fails.
+    untraced = start_app_module(BLUEGREEN_COLOR="green", BLUEGREEN_SERVICE="Healthy", BG_TRACING="off", **backends.app_env())
+    sent = run_module("trace_probe", {**args, "urls": [f"{untraced.url}/api/quote"], "count": 2, "wait": False})
+    assert not sent.get("failed") and sent["missing"] == [], sent
+    found = run_module("trace_probe", {**args, "sent": sent["probes"], "deadline": 3, "poll_interval": 0.5})
+    assert found["failed"] is True and sorted(found["missing"]) == sorted(probe["trace_id"] for probe in sent["probes"]), found
+
+
 def test_probe_on_real_zipkin_names_the_wrong_color(backends, scenarios):
     blue = scenarios[("Healthy", "blue")]
     result = run_module("trace_probe", {**backends.args("zipkin-real"), "urls": [f"{blue.url}/api/quote"], "count": 2,

@@ -52,6 +52,20 @@ def test_trace_probe_sends_nothing_but_http_and_https(url):
     assert result["msg"] == f"urls[1]: {shown!r} is not an http:// or https:// URL naming a host"
 
 
+@pytest.mark.parametrize("args, named", [
+    ({"sent": [{"trace_id": "0af7651916cd43dd8448eb211c80319c", "status": 200}], "urls": ["http://127.0.0.1/"]},
+     "mutually exclusive: urls|sent"),
+    ({"sent": [{"trace_id": "0AF7651916CD43DD8448EB211C80319C", "status": 200}]}, "sent[0].trace_id: '0AF7"),
+    ({"sent": [{"trace_id": "0af7651916cd43dd8448eb211c80319c", "status": "200"}]}, "sent[0].status: '200'"),
+    ({"sent": [{"trace_id": "0af7651916cd43dd8448eb211c80319c", "status": 200}], "wait": False}, "wait: false sends probes"),
+    ({}, "one of the following is required: urls, sent"),
+])
+def test_trace_probe_names_a_bad_look_up_of_probes_sent_earlier(args, named):
+    result = run_task("trace_probe", {"backend": "jaeger", "url": f"http://127.0.0.1:{free_port()}", "retries": 0,
+                                      "deadline": 0.5, "service": "checkout", "color": "green", **args})
+    assert result["failed"] and named in result["msg"], result
+
+
 def test_a_probe_answered_with_something_that_is_not_http_is_a_probe_without_answer():
     with socket.create_server(("127.0.0.1", 0)) as listener:
         def answer_garbage():
