@@ -7,9 +7,10 @@
 Each wanted file (content, owner, group, mode) is compared with what the host holds; only
 the files that differ are replaced, each by a rename of a staged copy that already has its
 owner and mode, and only after every staged copy is written. Directories named alongside are
-created or corrected first. Every entry is checked before anything is written, and a failure
-while staging (a full disk) removes the staged copies and undoes the directories' changes:
-a refused or failed call leaves the host as it was. Runs on the managed host: standard
+created or corrected first. A file with a `validate` command is checked by it on its staged
+copy before any rename. Every entry is checked before anything is written, and a failure
+while staging (a full disk) or a staged copy its command refuses removes the staged copies
+and undoes the directories' changes: a refused or failed call leaves the host as it was. Runs on the managed host: standard
 library only.
 """
 
@@ -20,6 +21,7 @@ import grp
 import os
 import pwd
 import re
+import shlex
 import stat
 import tempfile
 from dataclasses import dataclass, field
@@ -55,6 +57,7 @@ class Wanted:
     differs: list = field(default_factory=list)
     before: bytes | None = None
     warnings: list = field(default_factory=list)
+    validate: list | None = None  # argv, with %s where the staged copy's path goes
 
 
 @dataclass
@@ -145,7 +148,22 @@ def wanted(spec, where, is_dir=False):
     elif not is_dir:
         mode = DEFAULT_FILE_MODE
     return Wanted(path=path, where=where, uid=_id("owner", spec.get("owner"), where),
-                  gid=_id("group", spec.get("group"), where), mode=mode, content=content, warnings=warnings)
+                  gid=_id("group", spec.get("group"), where), mode=mode, content=content, warnings=warnings,
+                  validate=None if is_dir else _validate(spec.get("validate"), where))
+
+
+def _validate(value, where):
+    """The argv of a validate command (split as a shell would, run without one); its %s is
+    where the staged copy's path goes."""
+    if value is None:
+        return None
+    try:
+        argv = shlex.split(value) if isinstance(value, str) else None
+    except ValueError as exc:
+        raise ConfigError(f"{where}.validate: {shown(value)} cannot be split into arguments ({exc})") from None
+    if not argv or not any("%s" in arg for arg in argv):
+        raise ConfigError(f"{where}.validate: {shown(value)} must be a command that names the file as %s")
+    return argv
 
 
 def compare(item):
@@ -245,14 +263,40 @@ def stage(item):
     return staged
 
 
-def apply(directories, files):
-    """Writes what differs: directories first, then every file staged, then every rename.
-    A failure before the renames (a full disk, a chown refused) removes the staged copies
-    and undoes the directories' changes, newest first, and raises ConfigError naming the
-    entry; one of the renames raises PartlyWrittenError."""
+def refused(item, staged, run):
+    """Why `item`'s validate command refused its staged copy (the first line it wrote), or
+    None when it accepted it. `run(argv)` -> (rc, stdout, stderr)."""
+    argv = [arg.replace("%s", staged) for arg in item.validate]
+    try:
+        code, out, err = run(argv)
+    except OSError as exc:
+        return f"{argv[0]} could not run ({exc.strerror or exc})"
+    if code == 0:
+        return None
+    said = next((line.strip() for line in (err or out or "").splitlines() if line.strip()), f"exit code {code}")
+    return f"{argv[0]} refused it: {said}"
+
+
+def apply(directories, files, run=None):
+    """Writes what differs: directories first, then every file staged and, when it has a
+    validate command, checked by `run(argv)` -> (rc, stdout, stderr) (the module's
+    run_command), then every rename. A failure before
+    the renames (a full disk, a chown refused, a staged copy refused) removes the staged
+    copies and undoes the directories' changes, newest first, and raises ConfigError naming
+    the entry; one of the renames raises PartlyWrittenError."""
     undo = []
     staged = []
     item = None
+
+    def take_back():
+        for path, _target in staged:
+            os.unlink(path)
+        for step, *args in reversed(undo):
+            # Taking back what this call just did fails only when something else changed it
+            # meanwhile; that is left as it is, and the error that stopped the call reported.
+            with contextlib.suppress(OSError):
+                step(*args)
+
     try:
         for item in directories:
             if item.differs:
@@ -261,14 +305,14 @@ def apply(directories, files):
             if item.differs:
                 staged.append((stage(item), item.path))
     except OSError as exc:
-        for path, _target in staged:
-            os.unlink(path)
-        for step, *args in reversed(undo):
-            # Taking back what this call just did fails only when something else changed it
-            # meanwhile; that is left as it is, and the error that stopped the call reported.
-            with contextlib.suppress(OSError):
-                step(*args)
+        take_back()
         raise ConfigError(f"{item.where}: writing {item.path} failed ({exc.strerror or exc})") from exc
+    for item in files:
+        copy = next((path for path, target in staged if target == item.path), None)
+        why = refused(item, copy, run) if copy and item.validate else None
+        if why:
+            take_back()
+            raise ConfigError(f"{item.where}.validate: {item.path} not written, {why}")
     done = []
     for path, target in staged:
         try:

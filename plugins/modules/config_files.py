@@ -18,8 +18,9 @@ description:
   - Every entry is checked before anything is written (a relative path, a path with C(..) or a
     control character, an unknown owner or group, a mode that is not octal, a file whose
     directory is missing, a path named twice), and the task fails naming the field. A failure
-    while staging (a full disk) removes the staged copies and takes back the directories'
-    changes. Either way the host is left as it was.
+    while staging (a full disk), or a staged copy that its O(files[].validate) command
+    refuses, removes the staged copies and takes back the directories' changes. Either way
+    the host is left as it was.
   - Only what is asked for is touched; an existing directory keeps the mode, owner and group
     that are not given.
   - One call on the host for a service's whole configuration (the roles render their
@@ -66,6 +67,14 @@ options:
             unquoted C(644) is mode C(01204).
         type: raw
         default: '0644'
+      validate:
+        description:
+          - A command that checks the file before it is written, naming it as C(%s) (for
+            example C(nginx -t -c %s) or C(otelcol validate --config=%s)); run without a shell,
+            on the staged copy (with its owner and mode), whenever the file changes. A non-zero
+            exit fails the task with the first line the command wrote, and nothing of the
+            call is written.
+        type: str
   directories:
     description: Directories to create or correct before the files are written.
     type: list
@@ -136,6 +145,7 @@ FILE_OPTIONS = {
     "owner": {"type": "str"},
     "group": {"type": "str"},
     "mode": {"type": "raw", "default": "0644"},
+    "validate": {"type": "str"},
 }
 DIRECTORY_OPTIONS = {
     "path": {"type": "path", "required": True},
@@ -162,7 +172,7 @@ def main():
     changed_directories, changed_files = plan.changed_directories, plan.changed_files
     if not module.check_mode:
         try:
-            config_files.apply(plan.directories, plan.files)
+            config_files.apply(plan.directories, plan.files, module.run_command)
         except config_files.PartlyWrittenError as exc:
             module.fail_json(msg=str(exc), changed_directories=changed_directories)
         except config_files.ConfigError as exc:

@@ -162,7 +162,7 @@ def test_a_configuration_the_collector_refuses_changes_nothing():
     result = run_converge("-e", "tracing_agent_collector_memory_limit_mib=0")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    assert "Render the Collector configuration, checked by the Collector failed on svc-blue-1" in output, output[-3000:]
+    assert "Render the Collector configuration, checked by the Collector, and its unit failed on svc-blue-1" in output, output[-3000:]
     assert "'limit_mib' or 'limit_percentage' must be greater than zero" in output, output[-3000:]
     assert collector_state("svc-blue-1") == before
 

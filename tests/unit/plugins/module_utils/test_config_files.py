@@ -4,6 +4,7 @@ import errno
 import grp
 import os
 import pwd
+import subprocess
 
 import pytest
 
@@ -140,3 +141,60 @@ def test_a_staging_failure_takes_back_the_directories_changes(tmp_path, monkeypa
         config_files.apply(plan.directories, plan.files)
     assert os.listdir(tmp_path) == ["existing"] and os.listdir(tmp_path / "existing") == []
     assert oct(os.stat(tmp_path / "existing").st_mode & 0o7777) == "0o700"
+
+
+def run_command(argv):
+    """What the module's run_command gives apply: a real process."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_validate_command_checks_the_staged_copy_and_a_refusal_writes_nothing(tmp_path):
+    conf = tmp_path / "etc" / "svc"
+    good, bad = conf / "good.yaml", conf / "bad.yaml"
+    # A real command: grep accepts a file holding "valid" and refuses any other.
+    check = "grep -q '^valid$' %s"
+    plan = config_files.plan([{"path": str(conf)}], [
+        {"path": str(good), "content": "valid\n", "validate": check},
+        {"path": str(bad), "content": "broken\n", "validate": check}])
+    with pytest.raises(config_files.ConfigError, match=r"files\[1\]\.validate: .*bad.yaml not written, grep refused it: exit code 1"):
+        config_files.apply(plan.directories, plan.files, run_command)
+    assert not conf.exists(), "the directory this call created was taken back"
+    plan = config_files.plan([{"path": str(conf)}], [{"path": str(good), "content": "valid\n", "validate": check}])
+    config_files.apply(plan.directories, plan.files, run_command)
+    assert good.read_text() == "valid\n" and sorted(p.name for p in conf.iterdir()) == ["good.yaml"]
+
+
+def test_the_validate_command_sees_the_staged_copy_and_its_first_line_is_the_reason(tmp_path):
+    seen = []
+
+    def run(argv):
+        seen.append((argv, open(argv[-1].partition("=")[2], encoding="utf-8").read()))
+        return 3, "", "\nline 2: unknown key 'recievers'\nmore\n"
+    target = tmp_path / "otelcol.yaml"
+    target.write_text("old\n")
+    plan = config_files.plan([], [{"path": str(target), "content": "new\n", "validate": "otelcol validate --config=%s"}])
+    with pytest.raises(config_files.ConfigError, match="otelcol refused it: line 2: unknown key 'recievers'$"):
+        config_files.apply(plan.directories, plan.files, run)
+    (argv, content), = seen
+    assert argv[:2] == ["otelcol", "validate"] and argv[2].startswith(f"--config={tmp_path}/.otelcol.yaml.") and content == "new\n"
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["otelcol.yaml"]
+
+
+def test_an_unchanged_file_is_not_validated_again(tmp_path):
+    target = tmp_path / "app.conf"
+    target.write_text("same\n")
+    target.chmod(0o644)
+    plan = config_files.plan([], [{"path": str(target), "content": "same\n", "validate": "false %s"}])
+    config_files.apply(plan.directories, plan.files, run_command)
+    assert plan.changed_files == []
+
+
+@pytest.mark.parametrize("validate, named", [
+    ("nginx -t", "must be a command that names the file as %s"),
+    ("", "must be a command that names the file as %s"),
+    ("check 'unclosed %s", "cannot be split into arguments"),
+])
+def test_a_validate_command_that_cannot_check_the_file_is_named(tmp_path, validate, named):
+    with pytest.raises(config_files.ConfigError, match=r"files\[0\]\.validate: .*" + named):
+        config_files.plan([], [{"path": str(tmp_path / "x.conf"), "content": "x\n", "validate": validate}])
