@@ -86,7 +86,7 @@ class _Client:
 
 def run(urls, rate, duration, headers=None, clients=8, timeout=5.0, context=None, clock=time.time):
     """Sends round(rate * duration) GETs on schedule, none after the duration; returns what
-    happened and when: {started, ended, sent, not_sent, ok, non_2xx, errors, late,
+    happened and when: {started_at, ended_at, sent, not_sent, ok, non_2xx, errors, late,
     error_samples, latency_ms: {p50, p95, max}}."""
     check(urls, rate, duration, clients)
     total = max(1, int(round(rate * duration)))
@@ -144,7 +144,7 @@ def run(urls, rate, duration, headers=None, clients=8, timeout=5.0, context=None
     def percentile(share):
         return round(latencies[min(len(latencies) - 1, int(share * len(latencies)))], 3) if latencies else None
 
-    return {"started": round(started, 3), "ended": round(clock(), 3), "sent": state["next"] - state["not_sent"],
+    return {"started_at": round(started, 3), "ended_at": round(clock(), 3), "sent": state["next"] - state["not_sent"],
             "not_sent": state["not_sent"], "ok": state["ok"],
             "non_2xx": state["non_2xx"], "errors": state["errors"], "late": state["late"],
             "error_samples": state["error_samples"],

@@ -14,9 +14,12 @@ description:
   - Sends O(rate) GET requests per second for O(duration) seconds, on a fixed schedule and
     the URLs in turn, from O(clients) keep-alive clients, with O(routing_headers) that send
     them to the idle color; then stops by itself.
-  - Returns when the load ran (C(started), C(ended), epoch seconds), so that
+  - Returns when the load ran (C(started_at), C(ended_at), epoch seconds), so that
     M(tracegate.bluegreen.trace_health) can judge that window of the idle color against
     the live color's users in the same window.
+  - Runs with C(async) and C(poll=0) too, so that other tasks run while it loads
+    (M(ansible.builtin.async_status) collects its result; the names C(started_at) and
+    C(ended_at) keep clear of the job status keys C(started) and C(finished)).
   - A request that left late because every client was busy waiting for a slow answer is
     counted in C(late); none leaves after O(duration), and what could not be sent in it is
     counted in C(not_sent).
@@ -77,11 +80,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-started:
+started_at:
   description: When the load began (epoch seconds).
   type: float
   returned: success
-ended:
+ended_at:
   description: When the last answer came (epoch seconds).
   type: float
   returned: success

@@ -42,7 +42,7 @@ def test_the_load_keeps_its_schedule_and_its_routing_header():
     assert result.get("failed") is not True, result
     assert (result["sent"], result["not_sent"], result["ok"], result["errors"], result["late"]) == (100, 0, 100, 0, 0), result
     assert set(seen) == {"green"} and len(seen) == 100
-    assert 1.9 <= result["ended"] - result["started"] <= 4.0, result
+    assert 1.9 <= result["ended_at"] - result["started_at"] <= 4.0, result
 
 
 def test_a_slow_server_makes_requests_late_and_the_load_still_ends_with_its_duration():
@@ -53,7 +53,7 @@ def test_a_slow_server_makes_requests_late_and_the_load_still_ends_with_its_dura
         httpd.shutdown()
     assert result["sent"] + result["not_sent"] == 60 and result["not_sent"] > 40 and result["late"] > 0, result
     assert result["ok"] == result["sent"] and result["latency_ms"]["p50"] >= 300
-    assert result["ended"] - result["started"] < 1.5 + 0.3 + 0.5, result
+    assert result["ended_at"] - result["started_at"] < 1.5 + 0.3 + 0.5, result
 
 
 def test_no_answer_is_an_error_and_the_load_still_stops():
