@@ -7,7 +7,8 @@
 # sha256.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-PATH="$PATH:/usr/local/go/bin"
+# shellcheck source-path=SCRIPTDIR source=../go_build.sh
+. "$HERE/../go_build.sh"
 version="" out="" ldflags=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,10 +32,8 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 top="goshop-$version"
 mkdir -p "$stage/$top/bin"
-# Static, without a VCS stamp or local paths: the binary depends on the source, the pins,
-# the version and the defects only.
-# Its packages compiled as the lab's Jaeger's are (jaeger/build.sh), so they share Go's build cache.
-(cd "$HERE" && CGO_ENABLED=0 GOGC=400 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$stage/$top/bin/goshop" \
-  -gcflags=all=-dwarf=false -ldflags "-s -w -X main.version=$version$ldflags" .)
+# Built as the lab's Jaeger is, so they share Go's build cache: the binary depends on the
+# source, the pins, the version and the defects only.
+go_build "$HERE" "$stage/$top/bin/goshop" "$GO_LDFLAGS -X main.version=$version$ldflags" .
 echo "$version" > "$stage/$top/VERSION"
 "$HERE/../pack_release.sh" "$stage" "$top" "$out" "$version"

@@ -9,23 +9,17 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # The collector core release of the pins; stamped into the binary (`otelcol --version`).
 RELEASE="0.140.0"
-# The machine's Go, also where a non-login shell has /usr/local/go/bin off its PATH.
-PATH="$PATH:/usr/local/go/bin"
 CACHE="${TRACEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracegate-bluegreen}"
-# Built as the lab's Jaeger is (jaeger/build.sh says why): without DWARF and symbol table, GOGC=400.
-GCFLAGS="all=-dwarf=false"
-LDFLAGS="-s -w -X main.version=$RELEASE"
-key="$( (cat "$HERE/main.go" "$HERE/go.mod" "$HERE/go.sum"; echo "$GCFLAGS $LDFLAGS"; go version) | sha256sum | cut -c1-16)"
+# shellcheck source-path=SCRIPTDIR source=../go_build.sh
+. "$HERE/../go_build.sh"
+LDFLAGS="$GO_LDFLAGS -X main.version=$RELEASE"
+key="$( (cat "$HERE/main.go" "$HERE/go.mod" "$HERE/go.sum"; echo "$GO_GCFLAGS $LDFLAGS"; go version) | sha256sum | cut -c1-16)"
 binary="$CACHE/otelcol-$key"
 if [ ! -x "$binary" ]; then
   mkdir -p "$CACHE"
   echo "building the lab's OpenTelemetry Collector from the Go module proxy (first time on this machine)" >&2
   started=$SECONDS
-  # Static (no cgo): the same binary runs on the controller and inside the lab's containers.
-  # No VCS stamp: the binary, and so its checksum, depends on the pins only, not on the
-  # checkout's state.
-  (cd "$HERE" && CGO_ENABLED=0 GOGC=400 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$binary.tmp" \
-    -gcflags="$GCFLAGS" -ldflags "$LDFLAGS" .)
+  go_build "$HERE" "$binary.tmp" "$LDFLAGS" .
   mv "$binary.tmp" "$binary"
   echo "OpenTelemetry Collector built in $((SECONDS - started)) s: $binary" >&2
 fi
