@@ -19,7 +19,7 @@ P5: a healthy cutover in 4 steps (5/25/50/100) on both load balancers; wall time
 The inventory is the `make lab-up` lab's (podman connection) or the molecule cutover
 scenario's (SSH; MOLECULE_EPHEMERAL_DIRECTORY set as molecule sets it): that one has no
 audit key of its own (a throwaway key pair is made) and a lab database, whose gates need
-the scenario's settings.
+the scenario's settings. `make bench-cutover` runs it on both, one lab after the other.
 
 Usage: python3 benchmarks/bench_cutover.py [--inventory .lab/inventory.yml] [--only p5|p3]
 """
