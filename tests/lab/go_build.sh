@@ -21,3 +21,25 @@ go_build() {
   (cd "$1" && CGO_ENABLED=0 GOGC=400 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$2" \
     -gcflags="$GO_GCFLAGS" -ldflags "$3" "$4")
 }
+
+# go_build_cached <name> <label> <module directory> <ldflags> <package> <key file>...: builds
+# once per machine into the cache outside the checkout and prints the binary's path. The key
+# hashes the key files (the pins and any source beside them), the flags and the Go version, so
+# a fresh clone on the same machine (CI) reuses the binary and a change of any of them builds
+# a new one.
+TRACEGATE_GO_CACHE="${TRACEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracegate-bluegreen}"
+go_build_cached() {
+  local name=$1 label=$2 dir=$3 ldflags=$4 package=$5 key binary started
+  shift 5
+  key="$( (cat "$@"; echo "$GO_GCFLAGS $ldflags"; go version) | sha256sum | cut -c1-16)"
+  binary="$TRACEGATE_GO_CACHE/$name-$key"
+  if [ ! -x "$binary" ]; then
+    mkdir -p "$TRACEGATE_GO_CACHE"
+    echo "building $label from the Go module proxy (once per machine and pins; the first Go build on a machine takes minutes)" >&2
+    started=$SECONDS
+    go_build "$dir" "$binary.tmp" "$ldflags" "$package"
+    mv "$binary.tmp" "$binary"
+    echo "$label built in $((SECONDS - started)) s: $binary" >&2
+  fi
+  echo "$binary"
+}

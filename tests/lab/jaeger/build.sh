@@ -9,18 +9,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 # The Jaeger release of the pinned module version (module v1.76.0 is release v2.13.0, per its
 # CHANGELOG); stamped into the binary, which `jaeger version` and the lab's output then name.
 RELEASE="v2.13.0"
-CACHE="${TRACEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracegate-bluegreen}"
 # shellcheck source-path=SCRIPTDIR source=../go_build.sh
 . "$HERE/../go_build.sh"
-LDFLAGS="$GO_LDFLAGS -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$RELEASE"
-key="$( (cat "$HERE/go.mod" "$HERE/go.sum"; echo "$GO_GCFLAGS $LDFLAGS"; go version) | sha256sum | cut -c1-16)"
-binary="$CACHE/jaeger-$key"
-if [ ! -x "$binary" ]; then
-  mkdir -p "$CACHE"
-  echo "building Jaeger from the Go module proxy (first time on this machine: several minutes)" >&2
-  started=$SECONDS
-  go_build "$HERE" "$binary.tmp" "$LDFLAGS" github.com/jaegertracing/jaeger/cmd/jaeger
-  mv "$binary.tmp" "$binary"
-  echo "Jaeger built in $((SECONDS - started)) s: $binary" >&2
-fi
-echo "$binary"
+go_build_cached jaeger Jaeger "$HERE" \
+  "$GO_LDFLAGS -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$RELEASE" \
+  github.com/jaegertracing/jaeger/cmd/jaeger "$HERE/go.mod" "$HERE/go.sum"

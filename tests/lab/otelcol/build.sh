@@ -9,18 +9,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # The collector core release of the pins; stamped into the binary (`otelcol --version`).
 RELEASE="0.140.0"
-CACHE="${TRACEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracegate-bluegreen}"
 # shellcheck source-path=SCRIPTDIR source=../go_build.sh
 . "$HERE/../go_build.sh"
-LDFLAGS="$GO_LDFLAGS -X main.version=$RELEASE"
-key="$( (cat "$HERE/main.go" "$HERE/go.mod" "$HERE/go.sum"; echo "$GO_GCFLAGS $LDFLAGS"; go version) | sha256sum | cut -c1-16)"
-binary="$CACHE/otelcol-$key"
-if [ ! -x "$binary" ]; then
-  mkdir -p "$CACHE"
-  echo "building the lab's OpenTelemetry Collector from the Go module proxy (first time on this machine)" >&2
-  started=$SECONDS
-  go_build "$HERE" "$binary.tmp" "$LDFLAGS" .
-  mv "$binary.tmp" "$binary"
-  echo "OpenTelemetry Collector built in $((SECONDS - started)) s: $binary" >&2
-fi
-echo "$binary"
+go_build_cached otelcol "the lab's OpenTelemetry Collector" "$HERE" "$GO_LDFLAGS -X main.version=$RELEASE" . \
+  "$HERE/main.go" "$HERE/go.mod" "$HERE/go.sum"
