@@ -40,6 +40,16 @@ def rfc3339(epoch_seconds):
     return datetime.datetime.fromtimestamp(epoch_seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def api_v3_not_found(body):
+    """Whether a 404's body is api_v3's own error object for an empty result."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    error = document.get("error") if isinstance(document, dict) else None
+    return isinstance(error, dict) and error.get("httpCode") == 404
+
+
 class JaegerV3(SlicingSearch):
     """api_v3 over HTTP. The color is asked for with query.attributes (read from 2.19 on,
     ignored before) and always filtered again here (TraceBackend.sample)."""
@@ -71,17 +81,20 @@ class JaegerV3(SlicingSearch):
         return spans_from_document(self._get(path), self.http.source(path), SkippedSpans())
 
     def _get(self, path, params=None):
-        """The answer; api_v3's 404 (a JSON error object) is an empty result, a 404 in any
-        other shape means there is no api_v3 at this URL."""
+        """The answer; api_v3's own 404, {"error": {"httpCode": 404, ...}} ("No traces
+        found"), is an empty result. A 404 in any other shape is not Jaeger saying so: a
+        gateway's or another server's answer (no api_v3 at this URL), never read as no
+        traces, which would let a gate count an unanswered color as idle."""
         try:
             return self.http.get_json(path, params)
         except BackendError as exc:
             if exc.status != 404:
                 raise
-            if exc.body.lstrip().startswith("{"):
+            if api_v3_not_found(exc.body):
                 return {}
-            raise BackendError(f"{self.http.source(path)} answered 404 without api_v3's error body: this server has "
-                               f"no api_v3; for an older Jaeger set jaeger_api_version: v1", status=404) from exc
+            raise BackendError(f"{self.http.source(path)} answered 404 without api_v3's error body "
+                               f"({exc.body.strip()[:200]!r}): no Jaeger api_v3 answers at this URL; for an older "
+                               f"Jaeger set jaeger_api_version: v1", status=404) from exc
 
 
 class JaegerV1(SlicingSearch):

@@ -11,6 +11,8 @@ has such spans)."""
 
 from __future__ import annotations
 
+import json
+
 from .model import BackendError, Span, normalize_id
 
 KIND_NUMBERS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
@@ -68,6 +70,10 @@ def resource_spans(document, source):
             document = document[wrapper]
     found = document.get("resourceSpans", document.get("batches"))
     if found is None:
+        # protojson leaves an empty list out, so {} (or {"result": {}}) is an empty answer;
+        # an object of other keys ({"error": ...}, a gateway's {"message": ...}) is not one.
+        if document:
+            raise BackendError(f"{source} answered an object without resourceSpans: {json.dumps(document)[:200]}")
         return []
     if not isinstance(found, list):
         raise BackendError(f"{source}: resourceSpans is not a list: {str(found)[:100]}")

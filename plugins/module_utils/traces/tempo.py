@@ -139,8 +139,11 @@ class Tempo(SlicingSearch):
 
 
 def search_results(document, source):
-    """The list of traces of a search answer."""
-    if not isinstance(document, dict) or not isinstance(document.get("traces") or [], list):
+    """The list of traces of a search answer. jsonpb leaves an empty `traces` out, so an
+    answer with only its `metrics` is an empty result; one with neither is not Tempo's
+    (a gateway's error object), never read as no traces."""
+    if (not isinstance(document, dict) or not isinstance(document.get("traces") or [], list)
+            or not {"traces", "metrics"} & document.keys()):
         raise BackendError(f"{source} answered no 'traces' list: {str(document)[:200]}")
     return document.get("traces") or []
 

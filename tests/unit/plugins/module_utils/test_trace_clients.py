@@ -203,8 +203,34 @@ def test_jaeger_v3_no_traces_404_is_empty():
 
 def test_jaeger_without_api_v3_says_to_use_v1():
     http, _session = client([("/api/v3/traces", 404, "404 page not found\n")])
-    with pytest.raises(model.BackendError, match="no api_v3.*jaeger_api_version: v1"):
+    with pytest.raises(model.BackendError, match="no Jaeger api_v3 answers at this URL.*jaeger_api_version: v1"):
         spans_of(JaegerV3(http), query())
+
+
+@pytest.mark.parametrize("body", [
+    '{"message":"no Route matched with those values"}',  # an API gateway's 404
+    '{"error":{"httpCode":503,"message":"storage unavailable"}}',
+    '{"error":"not found"}',
+    "[]",
+])
+def test_a_404_that_is_not_api_v3_s_own_is_an_error_not_an_empty_result(body):
+    http, _session = client([("/api/v3/traces", 404, body)])
+    with pytest.raises(model.BackendError, match="answered 404 without api_v3's error body"):
+        spans_of(JaegerV3(http), query())
+
+
+@pytest.mark.parametrize("document", [{"error": {"httpCode": 500, "message": "storage unavailable"}},
+                                      {"result": {"error": "x"}}, {"message": "upstream timed out"}])
+def test_an_api_v3_answer_without_resource_spans_is_an_error_not_an_empty_result(document):
+    http, _session = client([("/api/v3/traces", 200, document)])
+    with pytest.raises(model.BackendError, match="an object without resourceSpans"):
+        spans_of(JaegerV3(http), query())
+
+
+@pytest.mark.parametrize("document", [{}, {"result": {}}])
+def test_an_empty_protojson_answer_is_no_traces(document):
+    http, _session = client([("/api/v3/traces", 200, document)])
+    assert spans_of(JaegerV3(http), query()) == []
 
 
 def test_jaeger_v3_spans_protojson_left_without_start_or_with_bad_ids_are_skipped_and_counted():
@@ -311,6 +337,21 @@ def test_tempo_search_stays_within_the_servers_limits_and_selects_span_names():
     assert params["q"].endswith("| select(name, status, span.http.response.status_code, span.http.status_code, "
                                 "span.peer.service, span.server.address, resource.service.version, "
                                 "resource.deployment.color)")
+
+
+@pytest.mark.parametrize("document, empty", [
+    ({"metrics": {"inspectedTraces": 12}}, True),  # jsonpb leaves the empty list out
+    ({"traces": [], "metrics": {}}, True),
+    ({"message": "no Route matched with those values"}, False),
+    ({"error": "query frontend unavailable"}, False),
+])
+def test_tempo_reads_an_empty_search_as_no_traces_and_another_object_as_an_error(document, empty):
+    http, _session = client([("/api/search", 200, document), ("/api/search", 200, document)])
+    if empty:
+        assert spans_of(Tempo(http), query()) == []
+    else:
+        with pytest.raises(model.BackendError, match="answered no 'traces' list"):
+            spans_of(Tempo(http), query())
 
 
 def test_tempo_traceql_strings_are_escaped():
