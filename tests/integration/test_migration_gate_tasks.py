@@ -1,0 +1,155 @@
+"""The migration gate's task file (migrate_expand.yml) run by ansible-playbook as the cutover
+runs it, against a REAL PostgreSQL (postgres_harness): the live release's queries are read
+from the first live host's /opt/<service>/current/migrations/queries.sql, and queries that
+cannot be read must fail the gate with nothing migrated, never let the migrations run
+unchecked, unless bluegreen_database.live_queries_required is false (a live release from
+before the database, which ships no queries.sql)."""
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import release_artifact
+from lb_harness import ANSIBLE_PLAYBOOK, AppServer
+from postgres_harness import Postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+TASKS = ROOT / "playbooks" / "tasks"
+LIVE_QUERIES = b"SELECT id, item, quantity FROM orders LIMIT 1;\nINSERT INTO orders (item, quantity) VALUES ('probe', 1);\n"
+ADD_NOTE = {"0001_add_note.expand.sql": "ALTER TABLE orders ADD COLUMN note text;"}
+# Not additive: the live release reads quantity (tests/lab/migrations/breaks-live).
+DROP_QUANTITY = {"0001_drop_orders_quantity.expand.sql": "ALTER TABLE orders DROP COLUMN quantity;"}
+
+
+@pytest.fixture
+def database():
+    postgres = Postgres()
+    postgres.psql("CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, quantity int NOT NULL);"
+                  "INSERT INTO orders (item, quantity) VALUES ('tea', 2)")
+    yield postgres
+    postgres.stop()
+
+
+@pytest.fixture
+def live_color():
+    """The load balancer's public route the smoke test asks (the live color answers 200)."""
+    server = AppServer("live")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def service():
+    """A service name of the test's own; the task file reads /opt/<service>/current, which is
+    removed afterwards (the path is fixed in the playbooks, as app_env installs it)."""
+    name = f"bg-migration-gate-{uuid.uuid4().hex[:10]}"
+    yield name
+    shutil.rmtree(f"/opt/{name}", ignore_errors=True)
+
+
+def ship_live_queries(service):
+    queries = Path("/opt", service, "current", "migrations", "queries.sql")
+    queries.parent.mkdir(parents=True)
+    queries.write_bytes(LIVE_QUERIES)
+    return queries
+
+
+def columns(database):
+    return database.psql("SELECT column_name FROM information_schema.columns WHERE table_name = 'orders'").split()
+
+
+def ledger(database):
+    if database.psql("SELECT to_regclass('tracegate_migrations') IS NOT NULL").strip() != "t":
+        return []
+    return database.psql("SELECT id FROM tracegate_migrations ORDER BY id").split()
+
+
+def run_migration_gate(tmp_path, database, live_color, service, migrations, operation="cutover", **settings):
+    """migrate_expand.yml on a load balancer play of one local host, with the run's settings as
+    preflight.yml gathers them and a live host that is this machine; returns (exit code,
+    output, the db_migration gate's audit record or None)."""
+    audit_log = tmp_path / "run.jsonl"
+    run = {"service": service, "run_id": "migration-gate-test", "audit_log": str(audit_log), "audit_fail_closed": True,
+           "operation": operation, "probe_path": "/healthz"}
+    artifact = release_artifact(tmp_path / "svc-2.0.0.tar.gz", "2.0.0",
+                                {f"migrations/{name}": sql.encode() for name, sql in migrations.items()})
+    # The controller's Python (with psql beside it) as an implicit localhost would have it.
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {
+        "hosts": {"localhost": local},
+        "children": {
+            "bluegreen_lb": {"hosts": {"lb-1": dict(local, bluegreen_lb_url=f"http://127.0.0.1:{live_color.port}/")}},
+            "bluegreen_blue": {"hosts": {"blue-1": local}},
+            "bluegreen_green": {"hosts": {"green-1": local}},
+        }}}), encoding="utf-8")
+    playbook = tmp_path / "migrate_expand.yml"
+    playbook.write_text(json.dumps([
+        {"hosts": "localhost", "gather_facts": False, "tasks": [{"ansible.builtin.set_fact": {"bluegreen_run": run}}]},
+        {"hosts": "bluegreen_lb", "gather_facts": False,
+         "vars": {"bluegreen_database": {"conninfo": database.conninfo, "lock_timeout": "2s", **settings}},
+         "tasks": [{"ansible.builtin.set_fact": {"bluegreen_plan": {"from_color": "blue", "to_color": "green"},
+                                                 "bluegreen_release": {"artifact": str(artifact), "version": "2.0.0"}}},
+                   {"ansible.builtin.import_tasks": str(TASKS / "migrate_expand.yml")}]},
+    ]), encoding="utf-8")
+    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
+                            check=False, timeout=180)
+    records = [json.loads(line) for line in audit_log.read_text(encoding="utf-8").splitlines()] if audit_log.exists() else []
+    gates = [record for record in records if record["type"] == "gate_result" and record.get("gate") == "db_migration"]
+    assert len(gates) <= 1, gates
+    return result.returncode, result.stdout + result.stderr, gates[0] if gates else None
+
+
+@pytest.mark.parametrize("operation", ["cutover", "verify"])
+def test_live_queries_that_cannot_be_read_fail_the_gate_and_migrate_nothing(tmp_path, database, live_color, service,
+                                                                            operation):
+    code, output, gate = run_migration_gate(tmp_path, database, live_color, service, DROP_QUANTITY, operation)
+    assert code != 0, output
+    assert gate is not None, output
+    assert gate["verdict"] == "fail" and gate["live_queries_checked"] is False and gate["applied"] == [], gate
+    reason = " ".join(gate["reasons"])
+    path = f"/opt/{service}/current/migrations/queries.sql"
+    # slurp's own message ("File not found" or "file not found", by ansible-core version).
+    assert f"the live release's queries {path} could not be read on blue-1 (file not found: {path})" in reason.lower(), reason
+    assert "nothing was migrated" in reason and "bluegreen_database.live_queries_required to false" in reason, reason
+    assert "db_migration: the live release's queries" in output, output
+    # The database as it was: the column the live release reads, no ledger; no smoke test either.
+    assert "quantity" in columns(database) and ledger(database) == []
+    assert live_color.requests == 0
+
+
+def test_without_live_queries_required_the_migrations_run_with_the_smoke_test_alone(tmp_path, database, live_color,
+                                                                                    service):
+    code, output, gate = run_migration_gate(tmp_path, database, live_color, service, ADD_NOTE,
+                                            live_queries_required=False)
+    assert code == 0, output
+    assert gate["verdict"] == "pass" and gate["live_queries_checked"] is False, gate
+    assert gate["applied"] == ["0001_add_note.expand"], gate
+    assert "live_queries_required: false" in gate["reasons"][0], gate
+    assert "note" in columns(database) and ledger(database) == ["0001_add_note.expand"]
+    assert live_color.requests == 1
+
+
+def test_with_the_live_queries_read_a_migration_that_breaks_them_is_refused(tmp_path, database, live_color, service):
+    ship_live_queries(service)
+    code, output, gate = run_migration_gate(tmp_path, database, live_color, service, DROP_QUANTITY)
+    assert code != 0, output
+    assert gate["verdict"] == "fail" and gate["live_queries_checked"] is True and gate["applied"] == [], gate
+    reason = " ".join(gate["reasons"])
+    assert "the live release's queries fail on the migrated schema" in reason, reason
+    assert 'column "quantity" does not exist' in reason, reason
+    assert "quantity" in columns(database) and ledger(database) == []
+    assert database.psql("SELECT count(*) FROM orders").strip() == "1"
+    assert live_color.requests == 0
+
+
+def test_with_the_live_queries_read_a_compatible_migration_passes(tmp_path, database, live_color, service):
+    ship_live_queries(service)
+    code, output, gate = run_migration_gate(tmp_path, database, live_color, service, ADD_NOTE)
+    assert code == 0, output
+    assert gate["verdict"] == "pass" and gate["live_queries_checked"] is True, gate
+    assert gate["reasons"] == ["applied 0001_add_note.expand; the live color passes its smoke test"], gate
+    assert "note" in columns(database) and ledger(database) == ["0001_add_note.expand"]
