@@ -352,3 +352,29 @@ def run_module(module, args, check=False, diff=False, timeout=None):
     # The controller reports a result without "changed" as unchanged.
     result.setdefault("changed", False)
     return result
+
+
+def run_lb_play(tmp_path, run, tasks, hosts, lb_play=None):
+    """The playbooks' task files as a cutover runs them, by ansible-playbook: `run` (the run's
+    settings as preflight.yml gathers them into bluegreen_run) set on localhost, then `tasks`
+    on the bluegreen_lb play, with `lb_play`'s keys (vars, module_defaults) added to it.
+    `hosts` maps each group (bluegreen_lb, bluegreen_blue, ...) to {host: its variables}; every
+    host is this machine, reached with the local connection and the controller's Python (with
+    requests), as an implicit localhost would be. Returns (exit code, output, the records of
+    the audit log at run["audit_log"])."""
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {
+        "hosts": {"localhost": local},
+        "children": {group: {"hosts": {host: dict(local, **variables) for host, variables in members.items()}}
+                     for group, members in hosts.items()}}}), encoding="utf-8")
+    playbook = tmp_path / "lb_play.yml"
+    playbook.write_text(json.dumps([
+        {"hosts": "localhost", "gather_facts": False, "tasks": [{"ansible.builtin.set_fact": {"bluegreen_run": run}}]},
+        dict({"hosts": "bluegreen_lb", "gather_facts": False, "tasks": tasks}, **(lb_play or {})),
+    ]), encoding="utf-8")
+    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
+                            check=False, timeout=180)
+    audit_log = Path(run["audit_log"])
+    records = [json.loads(line) for line in audit_log.read_text(encoding="utf-8").splitlines()] if audit_log.exists() else []
+    return result.returncode, result.stdout + result.stderr, records

@@ -4,15 +4,12 @@ from the first live host's /opt/<service>/current/migrations/queries.sql, and qu
 cannot be read must fail the gate with nothing migrated, never let the migrations run
 unchecked, unless bluegreen_database.live_queries_required is false (a live release from
 before the database, which ships no queries.sql)."""
-import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 from conftest import release_artifact
-from lb_harness import ANSIBLE_PLAYBOOK, AppServer
+from lb_harness import AppServer, run_lb_play
 from postgres_harness import Postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,31 +63,16 @@ def run_migration_gate(tmp_path, database, live_color, service, migrations, live
            "operation": "cutover", "probe_path": "/healthz"}
     artifact = release_artifact(tmp_path / "svc-2.0.0.tar.gz", "2.0.0",
                                 {f"migrations/{name}": sql.encode() for name, sql in migrations.items()})
-    # The controller's Python (with psql beside it) as an implicit localhost would have it.
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(json.dumps({"all": {
-        "hosts": {"localhost": local},
-        "children": {
-            "bluegreen_lb": {"hosts": {"lb-1": dict(local, bluegreen_lb_url=f"http://127.0.0.1:{live_color.port}/")}},
-            "bluegreen_blue": {"hosts": {"blue-1": dict(local, **(live_host_vars or {}))}},
-            "bluegreen_green": {"hosts": {"green-1": local}},
-        }}}), encoding="utf-8")
-    playbook = tmp_path / "migrate_expand.yml"
-    playbook.write_text(json.dumps([
-        {"hosts": "localhost", "gather_facts": False, "tasks": [{"ansible.builtin.set_fact": {"bluegreen_run": run}}]},
-        {"hosts": "bluegreen_lb", "gather_facts": False,
-         "vars": {"bluegreen_database": {"conninfo": database.conninfo, "lock_timeout": "2s", **settings}},
-         "tasks": [{"ansible.builtin.set_fact": {"bluegreen_plan": {"from_color": "blue", "to_color": "green"},
-                                                 "bluegreen_release": {"artifact": str(artifact), "version": "2.0.0"}}},
-                   {"ansible.builtin.import_tasks": str(TASKS / "migrate_expand.yml")}]},
-    ]), encoding="utf-8")
-    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
-                            check=False, timeout=180)
-    records = [json.loads(line) for line in audit_log.read_text(encoding="utf-8").splitlines()] if audit_log.exists() else []
+    hosts = {"bluegreen_lb": {"lb-1": {"bluegreen_lb_url": f"http://127.0.0.1:{live_color.port}/"}},
+             "bluegreen_blue": {"blue-1": live_host_vars or {}}, "bluegreen_green": {"green-1": {}}}
+    tasks = [{"ansible.builtin.set_fact": {"bluegreen_plan": {"from_color": "blue", "to_color": "green"},
+                                           "bluegreen_release": {"artifact": str(artifact), "version": "2.0.0"}}},
+             {"ansible.builtin.import_tasks": str(TASKS / "migrate_expand.yml")}]
+    database_settings = {"conninfo": database.conninfo, "lock_timeout": "2s", **settings}
+    code, output, records = run_lb_play(tmp_path, run, tasks, hosts, {"vars": {"bluegreen_database": database_settings}})
     gates = [record for record in records if record["type"] == "gate_result" and record.get("gate") == "db_migration"]
     assert len(gates) <= 1, gates
-    return result.returncode, result.stdout + result.stderr, gates[0] if gates else None
+    return code, output, gates[0] if gates else None
 
 
 def test_live_queries_that_cannot_be_read_fail_the_gate_and_migrate_nothing(tmp_path, database, live_color, service):

@@ -3,14 +3,11 @@ included by verify.yml) run by ansible-playbook as verify runs it, against a tra
 cannot be reached or the REAL Jaeger v2 on loopback: a verdict that could not be read must fail
 the dry run (and be recorded), never be printed and sealed as a pass; an idle color without
 traffic (inconclusive) is what verify normally sees and passes."""
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import free_port
-from lb_harness import ANSIBLE_PLAYBOOK
+from lb_harness import run_lb_play
 from trace_servers import RealJaeger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,31 +27,15 @@ def run_verify_judge(tmp_path, backend_url, to_color="green"):
     audit_log = tmp_path / "run.jsonl"
     run = {"service": "quiet-shop", "run_id": "verify-judge-test", "audit_log": str(audit_log), "audit_fail_closed": True,
            "window": 120.0, "exclude_operations": [], "thresholds": {}}
-    # The controller's Python (with requests) as an implicit localhost would have it.
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(json.dumps({"all": {
-        "hosts": {"localhost": local},
-        "children": {
-            # Two load balancers: the failure must reach both, as verify's rescue runs on each.
-            "bluegreen_lb": {"hosts": {"lb-1": local, "lb-2": local}},
-            # Named for the hosts per color; no task reaches them.
-            "bluegreen_blue": {"hosts": {"blue-1": {}, "blue-2": {}}},
-            "bluegreen_green": {"hosts": {"green-1": {}, "green-2": {}}},
-        }}}), encoding="utf-8")
-    playbook = tmp_path / "verify_judge.yml"
-    playbook.write_text(json.dumps([
-        {"hosts": "localhost", "gather_facts": False, "tasks": [{"ansible.builtin.set_fact": {"bluegreen_run": run}}]},
-        {"hosts": "bluegreen_lb", "gather_facts": False,
-         "module_defaults": {"group/tracegate.bluegreen.trace": {"backend": "jaeger", "url": backend_url, "request_timeout": 5}},
-         "tasks": [{"ansible.builtin.set_fact": {"bluegreen_plan": {"from_color": "blue", "to_color": to_color}}},
-                   {"ansible.builtin.include_tasks": str(TASKS / "verify_judge.yml")},
-                   {"name": "Reached only when the judgement passed", "ansible.builtin.debug": {"msg": "judged and passed"}}]},
-    ]), encoding="utf-8")
-    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)], capture_output=True, text=True,
-                            check=False, timeout=180)
-    records = [json.loads(line) for line in audit_log.read_text(encoding="utf-8").splitlines()] if audit_log.exists() else []
-    return result.returncode, result.stdout + result.stderr, records
+    # Two load balancers: the failure must reach both, as verify's rescue runs on each. The app
+    # hosts are named for the hosts per color; no task reaches them.
+    hosts = {"bluegreen_lb": {"lb-1": {}, "lb-2": {}}, "bluegreen_blue": {"blue-1": {}, "blue-2": {}},
+             "bluegreen_green": {"green-1": {}, "green-2": {}}}
+    tasks = [{"ansible.builtin.set_fact": {"bluegreen_plan": {"from_color": "blue", "to_color": to_color}}},
+             {"ansible.builtin.include_tasks": str(TASKS / "verify_judge.yml")},
+             {"name": "Reached only when the judgement passed", "ansible.builtin.debug": {"msg": "judged and passed"}}]
+    trace = {"backend": "jaeger", "url": backend_url, "request_timeout": 5}
+    return run_lb_play(tmp_path, run, tasks, hosts, {"module_defaults": {"group/tracegate.bluegreen.trace": trace}})
 
 
 def test_an_unreachable_trace_backend_fails_the_dry_run_and_is_recorded(tmp_path):
