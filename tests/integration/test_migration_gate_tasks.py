@@ -75,8 +75,11 @@ def run_migration_gate(tmp_path, database, live_color, service, migrations, live
     return code, output, gates[0] if gates else None
 
 
-def test_live_queries_that_cannot_be_read_fail_the_gate_and_migrate_nothing(tmp_path, database, live_color, service):
-    code, output, gate = run_migration_gate(tmp_path, database, live_color, service, DROP_QUANTITY)
+# "fasle": a typo of the opt-out is not the opt-out (`| bool` would read it as false).
+@pytest.mark.parametrize("settings", [{}, {"live_queries_required": "fasle"}], ids=["default", "typo"])
+def test_live_queries_that_cannot_be_read_fail_the_gate_and_migrate_nothing(tmp_path, database, live_color, service,
+                                                                            settings):
+    code, output, gate = run_migration_gate(tmp_path, database, live_color, service, DROP_QUANTITY, **settings)
     assert code != 0, output
     assert gate is not None, output
     assert gate["verdict"] == "fail" and gate["live_queries_checked"] is False and gate["applied"] == [], gate
